@@ -1,0 +1,14 @@
+//! Parapet: a guardrail proxy for OpenAI-compatible LLM endpoints.
+//!
+//! [`app`] builds the whole proxy from a [`Config`] as a tower service, so tests
+//! drive it in-process; [`server::serve`] runs it on a listener.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod metrics;
+pub mod proxy;
+pub mod server;
+
+pub use config::Config;
+pub use proxy::{app, App, AppError};

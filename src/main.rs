@@ -1,0 +1,140 @@
+//! The `parapet` command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use parapet::config::{Config, FileConfig, Overrides};
+use tokio::net::TcpListener;
+
+/// A guardrail proxy for OpenAI-compatible LLM endpoints.
+#[derive(Parser)]
+#[command(name = "parapet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy in front of an OpenAI-compatible upstream.
+    ///
+    /// Settings come from flags, then `PARAPET_*` environment variables, then the
+    /// config file, then defaults. The upstream API key is read only from
+    /// `PARAPET_UPSTREAM_API_KEY` or the config file, never from a flag.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// YAML config file (unknown keys are errors).
+    #[arg(long, env = "PARAPET_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Proxy listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "PARAPET_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// Upstream base URL as an OpenAI SDK takes it, e.g. https://api.openai.com/v1;
+    /// a request to /v1/X goes to {upstream}/X.
+    #[arg(long, env = "PARAPET_UPSTREAM", value_name = "URL")]
+    upstream: Option<String>,
+    /// Admin listen address for /metrics, /healthz, /readyz [default: 127.0.0.1:9464].
+    #[arg(long, env = "PARAPET_ADMIN_LISTEN", value_name = "ADDR")]
+    admin_listen: Option<String>,
+    /// Requests handled at once; beyond it Parapet answers 503 with Retry-After [default: 1024].
+    #[arg(long, env = "PARAPET_MAX_CONCURRENCY", value_name = "N")]
+    max_concurrency: Option<usize>,
+    /// Refuse (404) paths under /v1 that Parapet does not know instead of passing them through.
+    #[arg(long, env = "PARAPET_DENY_UNKNOWN_ROUTES", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    deny_unknown_routes: Option<bool>,
+    /// Log format [default: text on a terminal, json otherwise]; the level is set by PARAPET_LOG (default info).
+    #[arg(long, env = "PARAPET_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn init_logging(format: Option<LogFormat>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PARAPET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match format {
+        Some(LogFormat::Json) => true,
+        Some(LogFormat::Text) => false,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let overrides = Overrides {
+        listen: args.listen,
+        admin_listen: args.admin_listen,
+        upstream: args.upstream,
+        upstream_api_key: std::env::var("PARAPET_UPSTREAM_API_KEY").ok(),
+        max_concurrency: args.max_concurrency,
+        deny_unknown_routes: args.deny_unknown_routes,
+    };
+    let config = Config::resolve(file, overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let admin = TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (admin)", config.admin_listen))?;
+    let upstream = config.upstream.url();
+    let app = parapet::app(config)?;
+    tracing::info!("parapet listening on {}", listener.local_addr()?);
+    tracing::info!("admin listening on {}", admin.local_addr()?);
+    tracing::info!(upstream = %upstream, "forwarding to upstream");
+    let admin_task = tokio::spawn(parapet::server::serve_admin(app.clone(), admin));
+    parapet::server::serve(app, listener, shutdown_signal()).await;
+    admin_task.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C will stop parapet");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,223 @@
+//! The `inspect_chunk` phase: relays an upstream SSE stream event by event.
+//!
+//! Upstream reads are split into complete events by [`SseParser`]; each event is
+//! forwarded byte-for-byte as soon as it is complete, and its `data` is fed to the
+//! [`StreamAccumulator`] so each choice's text and tool-call arguments are known
+//! assembled (the policy phase consumes them). Failures after the response has
+//! started cannot change the status any more: the relay drops the incomplete event,
+//! appends an OpenAI error event (`data: {"error":{...}}`, which the official SDKs
+//! raise as `APIError`) and ends the body cleanly.
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use hyper::body::Incoming;
+use tokio::time::Sleep;
+
+use super::ctx::{Outcome, RequestCtx};
+use super::error::{ProxyError, TimeoutPhase};
+use super::openai::{Endpoint, StreamAccumulator};
+use super::sse::{data_event, SseEvent, SseParser};
+use super::upstream::BoxError;
+
+/// Why a stream ended early.
+enum Failure {
+    Interrupted,
+    TooLarge(usize),
+    Timeout(TimeoutPhase, Duration),
+}
+
+impl Failure {
+    fn error(&self) -> ProxyError {
+        match *self {
+            Failure::Interrupted => ProxyError::UpstreamProtocol,
+            Failure::TooLarge(limit) => ProxyError::UpstreamTooLarge { limit },
+            Failure::Timeout(phase, after) => ProxyError::UpstreamTimeout { phase, after },
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Interrupted => "stream_interrupted",
+            Failure::TooLarge(_) => "response_too_large",
+            Failure::Timeout(phase, _) => phase.kind(),
+        }
+    }
+}
+
+/// Relays one SSE response.
+pub(crate) struct SseRelay {
+    upstream: Incoming,
+    parser: SseParser,
+    acc: Option<StreamAccumulator>,
+    scratch: Vec<SseEvent>,
+    ready: VecDeque<Bytes>,
+    idle_after: Duration,
+    idle: Pin<Box<Sleep>>,
+    deadline: Pin<Box<Sleep>>,
+    total: Duration,
+    max_event: usize,
+    ended: bool,
+}
+
+impl SseRelay {
+    /// Starts relaying `upstream`; `endpoint` selects how chunk JSON is read.
+    pub(crate) fn new(
+        upstream: Incoming,
+        endpoint: Option<Endpoint>,
+        max_event: usize,
+        idle_after: Duration,
+        deadline: Instant,
+        total: Duration,
+    ) -> Self {
+        Self {
+            upstream,
+            parser: SseParser::new(max_event),
+            acc: endpoint.map(StreamAccumulator::new),
+            scratch: Vec::new(),
+            ready: VecDeque::new(),
+            idle_after,
+            idle: Box::pin(tokio::time::sleep(idle_after)),
+            deadline: Box::pin(tokio::time::sleep_until(deadline.into())),
+            total,
+            max_event,
+            ended: false,
+        }
+    }
+
+    /// Waits until the first event is complete (or the stream ended), so a slow or
+    /// dead upstream can still be answered with a proper status.
+    pub(crate) async fn prime(
+        &mut self,
+        ctx: &mut RequestCtx,
+        first_token: Duration,
+    ) -> Result<(), ProxyError> {
+        let deadline = tokio::time::Instant::now() + first_token;
+        while self.ready.is_empty() && !self.ended {
+            let step = poll_fn(|cx| self.poll_upstream(cx, ctx));
+            match tokio::time::timeout_at(deadline, step).await {
+                Ok(Ok(())) => {}
+                // Events completed before the failure are still delivered, followed
+                // by the error event; with nothing to deliver, answer with a status.
+                Ok(Err(f)) if !self.ready.is_empty() => self.fail(f, ctx),
+                Ok(Err(f)) => {
+                    ctx.upstream_error(f.kind());
+                    return Err(f.error());
+                }
+                Err(_) => {
+                    let f = Failure::Timeout(TimeoutPhase::FirstToken, first_token);
+                    ctx.upstream_error(f.kind());
+                    return Err(f.error());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one upstream frame and turns it into ready events.
+    fn poll_upstream(
+        &mut self,
+        cx: &mut Context<'_>,
+        ctx: &mut RequestCtx,
+    ) -> Poll<Result<(), Failure>> {
+        match ready!(Pin::new(&mut self.upstream).poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let t = Instant::now();
+                    self.idle.as_mut().reset((t + self.idle_after).into());
+                    let res = self.ingest(&data, ctx);
+                    ctx.add_overhead(t.elapsed());
+                    res?;
+                }
+                Poll::Ready(Ok(()))
+            }
+            Some(Err(_)) => Poll::Ready(Err(Failure::Interrupted)),
+            None => {
+                let tail = self.parser.finish_into(&mut self.scratch);
+                self.drain_events(ctx);
+                if let Some(tail) = tail {
+                    self.ready.push_back(tail);
+                }
+                self.ended = true;
+                ctx.upstream_finished();
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    fn ingest(&mut self, data: &[u8], ctx: &mut RequestCtx) -> Result<(), Failure> {
+        let pushed = self.parser.push(data, &mut self.scratch);
+        // Events completed before an oversized one are still relayed.
+        self.drain_events(ctx);
+        pushed.map_err(|_| Failure::TooLarge(self.max_event))
+    }
+
+    fn drain_events(&mut self, ctx: &mut RequestCtx) {
+        for ev in self.scratch.drain(..) {
+            if let (Some(acc), Some(payload)) = (self.acc.as_mut(), ev.data.as_ref()) {
+                if !ev.is_done() {
+                    // A chunk Parapet cannot read is still relayed; the policy phase
+                    // decides whether unreadable output may pass.
+                    if acc.push(payload).is_err() {
+                        tracing::debug!(request_id = ?ctx.request_id, "unreadable stream chunk");
+                    }
+                }
+            }
+            ctx.events += 1;
+            self.ready.push_back(ev.raw);
+        }
+    }
+
+    fn fail(&mut self, f: Failure, ctx: &mut RequestCtx) {
+        ctx.upstream_error(f.kind());
+        ctx.upstream_finished();
+        ctx.outcome = Outcome::StreamError;
+        self.ready.push_back(data_event(&f.error().body()));
+        self.ended = true;
+    }
+
+    /// The body's `poll_frame`.
+    pub(crate) fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        ctx: Option<&mut RequestCtx>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let Some(ctx) = ctx else {
+            return Poll::Ready(None);
+        };
+        loop {
+            if let Some(bytes) = self.ready.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(bytes))));
+            }
+            if self.ended {
+                if let Some(acc) = &self.acc {
+                    ctx.response_segments = acc.choices().len();
+                }
+                ctx.complete();
+                return Poll::Ready(None);
+            }
+            match self.poll_upstream(cx, ctx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(f)) => {
+                    self.fail(f, ctx);
+                    continue;
+                }
+                Poll::Pending => {}
+            }
+            if self.deadline.as_mut().poll(cx).is_ready() {
+                self.fail(Failure::Timeout(TimeoutPhase::Total, self.total), ctx);
+                continue;
+            }
+            if self.idle.as_mut().poll(cx).is_ready() {
+                self.fail(Failure::Timeout(TimeoutPhase::Idle, self.idle_after), ctx);
+                continue;
+            }
+            return Poll::Pending;
+        }
+    }
+}

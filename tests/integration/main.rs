@@ -1,0 +1,10 @@
+//! Integration tests: the whole proxy (`parapet::app`) driven in-process, or through a
+//! real listener where the socket matters, against a scripted mock upstream.
+
+mod support;
+
+mod errors;
+mod lifecycle;
+mod observability;
+mod routes;
+mod streaming;
