@@ -500,9 +500,11 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "unknown size unit `{other}` in `{text}`; use `KiB`, `MiB`, `GiB`, `KB`, `MB` or `GB`"
-        )),
+        ))
+        }
     };
     n.checked_mul(mul)
         .ok_or_else(|| format!("`{text}` is out of range"))
