@@ -70,6 +70,7 @@ async fn frame_split_across_reads_at_every_byte_offset() {
         let k: usize = r.headers["x-split"].to_str().unwrap().parse().unwrap();
         Reply::sse(vec![
             data(&mock_body[..k]),
+            // Let the first part leave on its own, so the proxy reads it separately.
             Piece::Pause(Duration::from_millis(1)),
             data(&mock_body[k..]),
         ])

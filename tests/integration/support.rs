@@ -117,6 +117,8 @@ impl Mock {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // Small scripted writes must leave at once (no Nagle delay).
+                let _ = stream.set_nodelay(true);
                 let (handler, reqs, dropped, count) = (
                     handler.clone(),
                     reqs.clone(),
