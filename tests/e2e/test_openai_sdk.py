@@ -4,6 +4,7 @@ streamed and not, the SDK's own assembly of streamed pieces, and headers."""
 from __future__ import annotations
 
 import json
+import time
 
 import openai
 import pytest
@@ -47,7 +48,7 @@ def test_chat_stream(client):
             if ch.finish_reason:
                 finish = ch.finish_reason
     assert roles == ["assistant"]
-    assert len(deltas) >= 3, deltas
+    assert deltas, "no content deltas"
     assert "".join(deltas) == f"echo: {PROMPT}"
     assert finish == "stop"
 
@@ -162,7 +163,7 @@ def test_tool_calls_stream(client):
             if ch.finish_reason:
                 finish = ch.finish_reason
     assert call_id and name == "search_docs"
-    assert len(pieces) >= 3, pieces
+    assert pieces, "no argument pieces"
     assert json.loads("".join(pieces)) == {"query": "please call tool with streamed arguments"}
     assert finish == "tool_calls"
 
@@ -194,7 +195,6 @@ def test_legacy_completions_stream(client):
                 pieces.append(ch.text)
             if ch.finish_reason:
                 finish = ch.finish_reason
-    assert len(pieces) >= 2
     assert "".join(pieces) == "echo: legacy streamed prompt text"
     assert finish == "stop"
 
@@ -244,7 +244,7 @@ def test_responses_stream(client):
     assert types[0] == "response.created"
     assert types[-1] == "response.completed"
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    assert len(deltas) >= 2
+    assert deltas
     assert "".join(deltas) == "echo: stream the responses api answer"
     assert final is not None and final.output_text == "echo: stream the responses api answer"
 
@@ -322,24 +322,25 @@ def test_stream_headers(client, parapet_only):
 
 
 def test_slow_stream_is_relayed_incrementally(client):
-    """Events paced 150 ms apart arrive paced, not buffered until the end."""
-    import time
-
+    """Events paced 30 ms apart arrive paced, not buffered until the end. The text (~700 chars)
+    is longer than any hold-back window a policy may use, so early text must be released early."""
+    words = " ".join(f"word{i}" for i in range(120))
     stream = client.chat.completions.create(
         model=MODEL,
-        messages=user("one two three four five six"),
+        messages=user(words),
         stream=True,
-        extra_headers={"x-mock-chunk-delay-ms": "150"},
+        extra_headers={"x-mock-chunk-delay-ms": "30"},
     )
     start = time.monotonic()
-    arrivals = []
+    arrivals, text = [], ""
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             arrivals.append(time.monotonic() - start)
+            text += chunk.choices[0].delta.content
     total = time.monotonic() - start
-    assert len(arrivals) >= 3
-    # The first content arrives well before the stream ends.
-    assert arrivals[0] < total - 0.3, (arrivals, total)
+    assert text == f"echo: {words}"
+    assert total > 1.0, total  # ~61 paced events
+    assert arrivals[0] < total * 0.6, (arrivals[:5], total)
 
 
 def test_sdk_is_openai_package():
