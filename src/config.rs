@@ -29,6 +29,12 @@ pub struct Config {
     pub routes: RoutesConfig,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
+    /// Policy files or directories (empty: the built-in `policies/default.yaml`).
+    pub policies: Vec<PathBuf>,
+    /// Header naming the tenant (trusted as sent: set it only behind an authenticating layer).
+    pub tenant_header: Option<http::HeaderName>,
+    /// How often policy files are checked for changes (0: never; SIGHUP always reloads).
+    pub policy_reload_interval: Duration,
 }
 
 /// The upstream endpoint, parsed.
@@ -154,6 +160,12 @@ pub struct FileConfig {
     pub routes: FileRoutes,
     /// See [`Config::shutdown_grace`].
     pub shutdown_grace: Option<HumanDuration>,
+    /// See [`Config::policies`].
+    pub policies: Option<Vec<PathBuf>>,
+    /// See [`Config::tenant_header`].
+    pub tenant_header: Option<String>,
+    /// See [`Config::policy_reload_interval`].
+    pub policy_reload_interval: Option<HumanDuration>,
 }
 
 /// `upstream:` section of the file.
@@ -206,6 +218,8 @@ pub struct Overrides {
     pub max_concurrency: Option<usize>,
     /// `--deny-unknown-routes` / `PARAPET_DENY_UNKNOWN_ROUTES`.
     pub deny_unknown_routes: Option<bool>,
+    /// `--policy` (repeatable) / `PARAPET_POLICY` (comma-separated).
+    pub policies: Vec<PathBuf>,
 }
 
 /// Default proxy listen address.
@@ -332,6 +346,23 @@ impl Config {
                     .unwrap_or(false),
             },
             shutdown_grace: file.shutdown_grace.map_or(Duration::from_secs(30), |d| d.0),
+            policies: if over.policies.is_empty() {
+                file.policies.unwrap_or_default()
+            } else {
+                over.policies
+            },
+            tenant_header: match file.tenant_header {
+                None => None,
+                Some(h) => Some(http::HeaderName::from_bytes(h.as_bytes()).map_err(|_| {
+                    ConfigError::Invalid {
+                        key: "tenant_header",
+                        message: format!("`{h}` is not a valid header name"),
+                    }
+                })?),
+            },
+            policy_reload_interval: file
+                .policy_reload_interval
+                .map_or(Duration::from_secs(2), |d| d.0),
         })
     }
 }

@@ -6,7 +6,9 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod detect;
 pub mod metrics;
+pub mod policy;
 pub mod proxy;
 pub mod server;
 

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use parapet::config::{Config, FileConfig, Overrides};
 use tokio::net::TcpListener;
 
+mod commands;
+
 /// A guardrail proxy for OpenAI-compatible LLM endpoints.
 #[derive(Parser)]
 #[command(name = "parapet", version, about, long_about = None)]
@@ -24,6 +26,21 @@ enum Command {
     /// config file, then defaults. The upstream API key is read only from
     /// `PARAPET_UPSTREAM_API_KEY` or the config file, never from a flag.
     Serve(ServeArgs),
+    /// Validate policy files: every diagnostic at once; exit 1 on any error.
+    Check {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the inline tests of policy files; the last line is "N passed, N failed".
+    Test {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also list rules that no test expects to fire.
+        #[arg(long)]
+        coverage: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -47,6 +64,15 @@ struct ServeArgs {
     /// Refuse (404) paths under /v1 that Parapet does not know instead of passing them through.
     #[arg(long, env = "PARAPET_DENY_UNKNOWN_ROUTES", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     deny_unknown_routes: Option<bool>,
+    /// Policy file or directory (repeatable; PARAPET_POLICY takes a comma-separated list)
+    /// [default: the built-in policies/default.yaml].
+    #[arg(
+        long = "policy",
+        env = "PARAPET_POLICY",
+        value_name = "PATH",
+        value_delimiter = ','
+    )]
+    policies: Vec<PathBuf>,
     /// Log format [default: text on a terminal, json otherwise]; the level is set by PARAPET_LOG (default info).
     #[arg(long, env = "PARAPET_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
@@ -62,6 +88,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Check { paths } => std::process::exit(commands::check(&paths)?),
+        Command::Test { paths, coverage } => std::process::exit(commands::test(&paths, coverage)?),
     }
 }
 
@@ -96,6 +124,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         upstream_api_key: std::env::var("PARAPET_UPSTREAM_API_KEY").ok(),
         max_concurrency: args.max_concurrency,
         deny_unknown_routes: args.deny_unknown_routes,
+        policies: args.policies,
     };
     let config = Config::resolve(file, overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -118,8 +147,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("admin listening on {}", admin.local_addr()?);
     tracing::info!(upstream = %upstream, "forwarding to upstream");
     let admin_task = tokio::spawn(parapet::server::serve_admin(app.clone(), admin));
+    let reload_task = tokio::spawn(parapet::policy::reload::watch(app.clone()));
     parapet::server::serve(app, listener, shutdown_signal()).await;
     admin_task.abort();
+    reload_task.abort();
     Ok(())
 }
 

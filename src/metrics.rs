@@ -43,6 +43,16 @@ pub struct Metrics {
     pub stream_events: IntCounterVec,
     /// `parapet_build_info{version}` (always 1).
     pub build_info: IntGaugeVec,
+    /// `parapet_decisions_total{policy,rule,action,direction}`.
+    pub decisions: IntCounterVec,
+    /// `parapet_policy_reloads_total{result}`.
+    pub policy_reloads: IntCounterVec,
+    /// `parapet_policy_info{policy,hash}` (1 for the live version).
+    pub policy_info: IntGaugeVec,
+    /// `parapet_stream_holdback_seconds`: how long streamed text waited for vetting.
+    pub stream_holdback: Histogram,
+    /// `parapet_stream_unvetted_chars_total`: characters released before full vetting (stream_first).
+    pub stream_unvetted: IntCounter,
 }
 
 impl Metrics {
@@ -121,6 +131,43 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        let decisions = IntCounterVec::new(
+            Opts::new(
+                "parapet_decisions_total",
+                "Rules that fired, by policy, rule, action (monitor rules: action=monitor) and direction.",
+            ),
+            &["policy", "rule", "action", "direction"],
+        )
+        .expect("valid metric");
+        let policy_reloads = IntCounterVec::new(
+            Opts::new(
+                "parapet_policy_reloads_total",
+                "Policy reloads, by result (ok, error).",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let policy_info = IntGaugeVec::new(
+            Opts::new(
+                "parapet_policy_info",
+                "The live policy versions; the value is always 1.",
+            ),
+            &["policy", "hash"],
+        )
+        .expect("valid metric");
+        let stream_holdback = Histogram::with_opts(
+            HistogramOpts::new(
+                "parapet_stream_holdback_seconds",
+                "Time streamed events were held back for vetting before release.",
+            )
+            .buckets(OVERHEAD_BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        let stream_unvetted = IntCounter::new(
+            "parapet_stream_unvetted_chars_total",
+            "Characters released in stream_first mode before the output rules saw their full context.",
+        )
+        .expect("valid metric");
         let m = Self {
             registry,
             requests,
@@ -132,13 +179,23 @@ impl Metrics {
             load_shed,
             stream_events,
             build_info,
+            decisions,
+            policy_reloads,
+            policy_info,
+            stream_holdback,
+            stream_unvetted,
         };
         m.register_all();
         m
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+            Box::new(self.decisions.clone()),
+            Box::new(self.policy_reloads.clone()),
+            Box::new(self.policy_info.clone()),
+            Box::new(self.stream_holdback.clone()),
+            Box::new(self.stream_unvetted.clone()),
             Box::new(self.requests.clone()),
             Box::new(self.request_duration.clone()),
             Box::new(self.overhead.clone()),

@@ -12,6 +12,8 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::route::Route;
 use super::Shared;
+use crate::policy::raw::Direction;
+use crate::policy::{Decision, Policy, Verdict};
 
 /// What happened to a request (the `outcome` label of `parapet_requests_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub enum Outcome {
     StreamError,
     /// The client went away before the response ended.
     ClientClosed,
+    /// The policy refused the prompt (400 `content_filter`).
+    Blocked,
 }
 
 impl Outcome {
@@ -43,6 +47,7 @@ impl Outcome {
             Outcome::UpstreamTimeout => "upstream_timeout",
             Outcome::StreamError => "stream_error",
             Outcome::ClientClosed => "client_closed",
+            Outcome::Blocked => "blocked",
         }
     }
 }
@@ -63,6 +68,17 @@ pub struct RequestCtx {
     pub model: Option<String>,
     /// Whether the client asked for a stream.
     pub stream: bool,
+    /// The tenant (from the configured tenant header).
+    pub tenant: Option<String>,
+    /// The policy serving the request (`id@hash`), if any.
+    pub policy: Option<String>,
+    /// The strongest decision taken so far (input and output).
+    pub decision: Decision,
+    /// Ids of the rules that fired (monitor ones included).
+    pub fired: Vec<String>,
+    /// (rule, direction) pairs already counted in `parapet_decisions_total`, so a
+    /// stream re-evaluated per event counts each rule once.
+    counted: Vec<(usize, Direction)>,
     /// Texts extracted from the request (for the log line: how many were scanned).
     pub request_segments: usize,
     /// Texts extracted from the response so far.
@@ -99,6 +115,11 @@ impl RequestCtx {
             route: Route::Other,
             model: None,
             stream: false,
+            tenant: None,
+            policy: None,
+            decision: Decision::Allow,
+            fired: Vec::new(),
+            counted: Vec::new(),
             request_segments: 0,
             response_segments: 0,
             events: 0,
@@ -115,6 +136,11 @@ impl RequestCtx {
         }
     }
 
+    /// The metrics registry.
+    pub(crate) fn shared_metrics(&self) -> &crate::metrics::Metrics {
+        &self.shared.metrics
+    }
+
     /// Counts `parapet_upstream_errors_total{kind}`.
     pub(crate) fn upstream_error(&self, kind: &'static str) {
         self.shared
@@ -122,6 +148,52 @@ impl RequestCtx {
             .upstream_errors
             .with_label_values(&[kind])
             .inc();
+    }
+
+    /// Records a verdict: decision, fired rules, `parapet_decisions_total`.
+    pub(crate) fn record_verdict(&mut self, policy: &Policy, direction: Direction, v: &Verdict) {
+        let dir = match direction {
+            Direction::Input => "input",
+            _ => "output",
+        };
+        for f in &v.fired {
+            let id = &policy.rules[f.rule].id;
+            if self.counted.contains(&(f.rule, direction)) {
+                continue;
+            }
+            self.counted.push((f.rule, direction));
+            let action = if f.monitor {
+                "monitor"
+            } else {
+                f.action.as_str()
+            };
+            self.shared
+                .metrics
+                .decisions
+                .with_label_values(&[&policy.id, id, action, dir])
+                .inc();
+            if !self.fired.contains(id) {
+                self.fired.push(id.clone());
+            }
+        }
+        self.decision = self.decision.max(v.decision);
+    }
+
+    /// Decision headers: `x-parapet-decision`, `x-parapet-rules`, `x-parapet-policy`.
+    pub(crate) fn decision_headers(&self, headers: &mut http::HeaderMap) {
+        let Some(policy) = &self.policy else { return };
+        if let Ok(v) = HeaderValue::from_str(policy) {
+            headers.insert("x-parapet-policy", v);
+        }
+        headers.insert(
+            "x-parapet-decision",
+            HeaderValue::from_static(self.decision.as_str()),
+        );
+        if !self.fired.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&self.fired.join(",")) {
+                headers.insert("x-parapet-rules", v);
+            }
+        }
     }
 
     /// Adds time spent in Parapet's own work.
@@ -210,6 +282,10 @@ impl Drop for RequestCtx {
             request_id = self.request_id.to_str().unwrap_or("-"),
             route = self.route.label(),
             model = self.model.as_deref().unwrap_or("-"),
+            tenant = self.tenant.as_deref().unwrap_or("-"),
+            policy = self.policy.as_deref().unwrap_or("-"),
+            decision = self.decision.as_str(),
+            rules = self.fired.join(","),
             stream = self.stream,
             status = self.status,
             upstream_status = self.upstream_status.unwrap_or(0),

@@ -91,15 +91,28 @@ pub enum ProxyError {
     /// The upstream broke the HTTP exchange (reset, malformed response).
     #[error("upstream connection failed during the response")]
     UpstreamProtocol,
+    /// The policy refused the prompt.
+    #[error("{message}")]
+    Blocked {
+        /// The policy message.
+        message: String,
+        /// Ids of the rules that fired.
+        rules: Vec<String>,
+    },
+    /// A bug or an impossible state, reported instead of panicking.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ProxyError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::InvalidRequest { .. } | ProxyError::BadPath | ProxyError::BodyRead => {
-                StatusCode::BAD_REQUEST
-            }
+            ProxyError::InvalidRequest { .. }
+            | ProxyError::BadPath
+            | ProxyError::BodyRead
+            | ProxyError::Blocked { .. } => StatusCode::BAD_REQUEST,
+            ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ProxyError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -125,6 +138,8 @@ impl ProxyError {
             ProxyError::UpstreamTimeout { .. } => "upstream_timeout",
             ProxyError::UpstreamTooLarge { .. } => "upstream_response_too_large",
             ProxyError::UpstreamProtocol => "upstream_protocol_error",
+            ProxyError::Blocked { .. } => "content_filter",
+            ProxyError::Internal(_) => "internal_error",
         }
     }
 
@@ -132,7 +147,7 @@ impl ProxyError {
     pub fn kind(&self) -> &'static str {
         match self.status().as_u16() {
             400..=499 => "invalid_request_error",
-            503 => "server_error",
+            500 | 503 => "server_error",
             _ => "upstream_error",
         }
     }
@@ -145,6 +160,7 @@ impl ProxyError {
             | ProxyError::UpstreamTooLarge { .. }
             | ProxyError::UpstreamProtocol => Outcome::UpstreamUnreachable,
             ProxyError::UpstreamTimeout { .. } => Outcome::UpstreamTimeout,
+            ProxyError::Blocked { .. } => Outcome::Blocked,
             _ => Outcome::Rejected,
         }
     }
@@ -153,12 +169,33 @@ impl ProxyError {
     fn param(&self) -> Option<&str> {
         match self {
             ProxyError::InvalidRequest { param, .. } => param.as_deref(),
+            ProxyError::Blocked { .. } => Some("messages"),
             _ => None,
         }
     }
 
     /// The JSON error body.
     pub fn body(&self) -> Bytes {
+        if let ProxyError::Blocked { message, rules } = self {
+            // Azure OpenAI's shape, so clients that understand content filtering do.
+            let results: serde_json::Map<String, serde_json::Value> = rules
+                .iter()
+                .map(|r| (r.clone(), serde_json::json!({"filtered": true})))
+                .collect();
+            let body = serde_json::json!({
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "content_filter",
+                    "innererror": {
+                        "code": "ResponsibleAIPolicyViolation",
+                        "content_filter_result": results,
+                    }
+                }
+            });
+            return Bytes::from(body.to_string());
+        }
         let body = serde_json::json!({
             "error": {
                 "message": self.to_string(),

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod ctx;
 pub mod error;
+mod guard;
 pub mod headers;
 pub mod layers;
 pub mod openai;
@@ -11,6 +12,7 @@ mod pipeline;
 pub mod route;
 pub mod sse;
 mod stream;
+mod stream_guard;
 pub mod upstream;
 
 use std::convert::Infallible;
@@ -26,8 +28,11 @@ use http_body::Body;
 use prometheus::Histogram;
 use tower::{Service, ServiceBuilder};
 
+use arc_swap::ArcSwap;
+
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::policy::{CompileEnv, PolicyError, PolicySet};
 use body::ProxyBody;
 use layers::{RequestId, RequestIdLayer, Shed, ShedLayer};
 use route::ALL_ROUTES;
@@ -40,6 +45,8 @@ pub struct Shared {
     pub(crate) metrics: Metrics,
     /// Per-route histogram handles, indexed by `Route as usize`.
     pub(crate) route_metrics: Vec<RouteMetrics>,
+    /// The live policies: read once per request, swapped whole after a full compile.
+    pub(crate) policies: ArcSwap<PolicySet>,
     draining: AtomicBool,
 }
 
@@ -83,6 +90,37 @@ pub enum AppError {
     /// The upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] UpstreamSetupError),
+    /// The policies do not compile.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// The policy `parapet serve` uses when no `--policy` is given.
+pub const BUILTIN_POLICY: &str = include_str!("../../policies/default.yaml");
+
+/// Loads the configured policy files, or the built-in default when none are given.
+pub fn load_policies(config: &Config) -> Result<(PolicySet, String), PolicyError> {
+    if config.policies.is_empty() {
+        let checked = crate::policy::check_source(
+            "builtin:policies/default.yaml",
+            BUILTIN_POLICY.to_owned(),
+            CompileEnv::default(),
+        );
+        let report = checked.render();
+        return match checked.policy {
+            Some(p) => Ok((
+                PolicySet {
+                    policies: vec![Arc::new(p)],
+                },
+                report,
+            )),
+            None => Err(PolicyError::Invalid {
+                errors: checked.errors(),
+                report,
+            }),
+        };
+    }
+    PolicySet::load(&config.policies, CompileEnv::default())
 }
 
 /// The built application: a cloneable tower service plus handles to its state.
@@ -105,11 +143,17 @@ pub fn app(config: Config) -> Result<App, AppError> {
         })
         .collect();
     let max_concurrency = config.limits.max_concurrency;
+    let (policies, warnings) = load_policies(&config)?;
+    if !warnings.is_empty() {
+        tracing::warn!("policy warnings:\n{warnings}");
+    }
+    publish_policy_info(&metrics, &policies);
     let shared = Arc::new(Shared {
         config,
         upstream,
         metrics: metrics.clone(),
         route_metrics,
+        policies: ArcSwap::from_pointee(policies),
         draining: AtomicBool::new(false),
     });
     let service = ServiceBuilder::new()
@@ -150,6 +194,37 @@ impl App {
     /// Whether the app is draining.
     pub fn is_draining(&self) -> bool {
         self.shared.draining.load(Ordering::Relaxed)
+    }
+
+    /// The live policy set.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.shared.policies.load_full()
+    }
+
+    /// Recompiles the policies from their files and swaps them in atomically; on
+    /// error the old set keeps serving. Counts `parapet_policy_reloads_total{result}`.
+    /// Returns the rendered warnings.
+    pub fn reload_policies(&self) -> Result<String, PolicyError> {
+        let m = &self.shared.metrics;
+        match load_policies(&self.shared.config) {
+            Ok((set, warnings)) => {
+                m.policy_info.reset();
+                publish_policy_info(m, &set);
+                self.shared.policies.store(Arc::new(set));
+                m.policy_reloads.with_label_values(&["ok"]).inc();
+                Ok(warnings)
+            }
+            Err(e) => {
+                m.policy_reloads.with_label_values(&["error"]).inc();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn publish_policy_info(m: &Metrics, set: &PolicySet) {
+    for p in &set.policies {
+        m.policy_info.with_label_values(&[&p.id, &p.hash]).set(1);
     }
 }
 

@@ -3,12 +3,13 @@
 //! 1. [`admit`](Shared::admit): route the request (and refuse what is not served).
 //! 2. [`inspect_request`](Shared::inspect_request): read the body once, with limits,
 //!    and extract every text with its origin.
-//! 3. `enforce_request`: the policy verdict (added by the policy engine; today every
-//!    request that parses is allowed).
+//! 3. [`enforce_request`](Shared::enforce_request): the policy's input rules may
+//!    block (400 `content_filter`) or rewrite (redact) the texts.
 //! 4. [`forward`](Shared::forward): send upstream with the first-byte timeout.
-//! 5. [`respond`](Shared::respond): `inspect_response` (non-streamed bodies, buffered
-//!    and extracted) or `inspect_chunk` (SSE streams, relayed event by event by
-//!    [`SseRelay`]); anything else passes through.
+//! 5. [`respond`](Shared::respond): `inspect_response` (non-streamed bodies, buffered,
+//!    extracted and judged by the output rules) or `inspect_chunk` (SSE streams,
+//!    relayed event by event by [`SseRelay`], held back and vetted by
+//!    [`StreamGuard`]); anything else passes through.
 //! 6. `log`: when the response body is dropped, [`RequestCtx`]'s `Drop` records
 //!    metrics and writes the log line.
 
@@ -25,12 +26,16 @@ use hyper::body::Incoming;
 use super::body::ProxyBody;
 use super::ctx::{Outcome, Permit, RequestCtx};
 use super::error::{ProxyError, TimeoutPhase};
+use super::guard;
 use super::headers::{self, REQUEST_ID};
 use super::openai::{self, Endpoint, ExtractError, RequestTexts};
 use super::route::{Route, RouteError};
 use super::stream::SseRelay;
+use super::stream_guard::StreamGuard;
 use super::upstream::{BoxError, UpstreamBody};
 use super::Shared;
+use crate::policy::raw::Direction;
+use crate::policy::Policy;
 
 static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
@@ -57,6 +62,7 @@ impl Shared {
             }
         };
         ctx.status = resp.status().as_u16();
+        ctx.decision_headers(resp.headers_mut());
         resp.headers_mut()
             .insert(SERVER_TIMING.clone(), ctx.server_timing());
         resp.map(|body| body.with_ctx(ctx))
@@ -72,13 +78,24 @@ impl Shared {
         B::Error: Into<BoxError>,
     {
         let (route, rest) = self.admit(ctx, &req)?;
+        // The policy set is read once: a reload mid-request does not change it.
+        let policies = self.policies.load_full();
         let (parts, body) = req.into_parts();
+        let mut policy = None;
         let upstream_body = match route.endpoint() {
             Some(endpoint) => {
                 let bytes = self.read_body(ctx, body, &parts.headers).await?;
-                let _texts = self.inspect_request(ctx, endpoint, &bytes)?;
-                // enforce_request slots in here: it consumes `_texts` and may block
-                // or rewrite `bytes` before they leave.
+                let texts = self.inspect_request(ctx, endpoint, &bytes)?;
+                policy = policies
+                    .select(route, ctx.model.as_deref(), ctx.tenant.as_deref())
+                    .cloned();
+                let bytes = match &policy {
+                    Some(p) => {
+                        ctx.policy = Some(p.label());
+                        self.enforce_request(ctx, p, &texts, bytes)?
+                    }
+                    None => bytes,
+                };
                 Full::new(bytes)
                     .map_err(|never| match never {})
                     .boxed_unsync()
@@ -88,7 +105,7 @@ impl Shared {
         let response = self
             .forward(ctx, route, &rest, parts, upstream_body)
             .await?;
-        self.respond(ctx, route, response).await
+        self.respond(ctx, route, response, policy).await
     }
 
     /// Phase 1: which route, and may it be served.
@@ -103,6 +120,13 @@ impl Shared {
             RouteError::Suspicious => ProxyError::BadPath,
         })?;
         ctx.route = route;
+        if let Some(h) = &self.config.tenant_header {
+            ctx.tenant = req
+                .headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
         if route == Route::Other && self.config.routes.deny_unknown {
             return Err(ProxyError::NotFound(path.to_owned()));
         }
@@ -159,6 +183,20 @@ impl Shared {
         ctx.stream = texts.stream;
         ctx.request_segments = texts.segments.len();
         Ok(texts)
+    }
+
+    /// Phase 3: the policy's input rules may block the request or rewrite its texts.
+    fn enforce_request(
+        &self,
+        ctx: &mut RequestCtx,
+        policy: &Policy,
+        texts: &RequestTexts,
+        body: Bytes,
+    ) -> Result<Bytes, ProxyError> {
+        if !policy.has_rules_for(Direction::Input) {
+            return Ok(body);
+        }
+        guard::enforce_request(ctx, policy, texts, body)
     }
 
     /// Phase 4: send the request upstream and wait for its response headers.
@@ -219,6 +257,7 @@ impl Shared {
         ctx: &mut RequestCtx,
         route: Route,
         response: Response<Incoming>,
+        policy: Option<Arc<Policy>>,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let cfg = self.upstream.config();
         let (mut parts, body) = response.into_parts();
@@ -226,6 +265,7 @@ impl Shared {
         let deadline = Instant::now() + cfg.total_timeout;
         let success = parts.status.is_success();
         let endpoint = route.endpoint().filter(|_| route.inspects_response());
+        let output_policy = policy.filter(|p| p.has_rules_for(Direction::Output));
         if success && content_type_is(&parts.headers, "text/event-stream") {
             parts.headers.remove(CONTENT_LENGTH);
             let mut relay = SseRelay::new(
@@ -236,6 +276,9 @@ impl Shared {
                 deadline,
                 cfg.total_timeout,
             );
+            if let (Some(p), Some(e)) = (output_policy, endpoint) {
+                relay = relay.guard(StreamGuard::new(p, e));
+            }
             relay.prime(ctx, cfg.first_token_timeout).await?;
             ctx.outcome = Outcome::Forwarded;
             return Ok(Response::from_parts(parts, ProxyBody::stream(relay)));
@@ -243,7 +286,7 @@ impl Shared {
         if let Some(endpoint) = endpoint.filter(|_| success) {
             if content_type_is(&parts.headers, "application/json") {
                 let bytes = self.read_upstream(ctx, body, deadline).await?;
-                self.inspect_response(ctx, endpoint, &bytes);
+                let bytes = self.inspect_response(ctx, endpoint, bytes, output_policy.as_deref());
                 parts
                     .headers
                     .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
@@ -258,16 +301,31 @@ impl Shared {
         ))
     }
 
-    /// Phase 5 for non-streamed completions: extract the generated texts.
-    fn inspect_response(&self, ctx: &mut RequestCtx, endpoint: Endpoint, body: &[u8]) {
+    /// Phase 5 for non-streamed completions: extract the generated texts and apply
+    /// the output rules.
+    fn inspect_response(
+        &self,
+        ctx: &mut RequestCtx,
+        endpoint: Endpoint,
+        body: Bytes,
+        policy: Option<&Policy>,
+    ) -> Bytes {
         let t = Instant::now();
-        match openai::extract_response(endpoint, body) {
-            Ok(segments) => ctx.response_segments = segments.len(),
-            Err(e) => {
-                tracing::debug!(request_id = ?ctx.request_id, error = %e, "unreadable upstream response")
+        let out = match openai::extract_response(endpoint, &body) {
+            Ok(segments) => {
+                ctx.response_segments = segments.len();
+                match policy {
+                    Some(p) => guard::enforce_response(ctx, p, endpoint, &segments, body),
+                    None => body,
+                }
             }
-        }
+            Err(e) => {
+                tracing::debug!(request_id = ?ctx.request_id, error = %e, "unreadable upstream response");
+                body
+            }
+        };
         ctx.add_overhead(t.elapsed());
+        out
     }
 
     /// Buffers a non-streamed upstream body within the size limit, the idle gap and

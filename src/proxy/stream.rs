@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame};
 use hyper::body::Incoming;
 use tokio::time::Sleep;
@@ -23,6 +23,7 @@ use super::ctx::{Outcome, RequestCtx};
 use super::error::{ProxyError, TimeoutPhase};
 use super::openai::{Endpoint, StreamAccumulator};
 use super::sse::{data_event, SseEvent, SseParser};
+use super::stream_guard::StreamGuard;
 use super::upstream::BoxError;
 
 /// Why a stream ended early.
@@ -63,6 +64,7 @@ pub(crate) struct SseRelay {
     total: Duration,
     max_event: usize,
     ended: bool,
+    guard: Option<StreamGuard>,
 }
 
 impl SseRelay {
@@ -87,7 +89,14 @@ impl SseRelay {
             total,
             max_event,
             ended: false,
+            guard: None,
         }
+    }
+
+    /// Puts the stream under a policy's output rules.
+    pub(crate) fn guard(mut self, guard: StreamGuard) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     /// Waits until the first event is complete (or the stream ended), so a slow or
@@ -140,7 +149,12 @@ impl SseRelay {
             None => {
                 let tail = self.parser.finish_into(&mut self.scratch);
                 self.drain_events(ctx);
-                if let Some(tail) = tail {
+                if let (Some(guard), Some(acc)) = (self.guard.as_mut(), self.acc.as_ref()) {
+                    guard.on_end(acc, ctx, &mut self.ready);
+                }
+                if let Some(tail) =
+                    tail.filter(|_| !self.guard.as_ref().is_some_and(StreamGuard::blocked))
+                {
                     self.ready.push_back(tail);
                 }
                 self.ended = true;
@@ -159,17 +173,32 @@ impl SseRelay {
 
     fn drain_events(&mut self, ctx: &mut RequestCtx) {
         for ev in self.scratch.drain(..) {
+            ctx.events += 1;
+            let mut delta = None;
             if let (Some(acc), Some(payload)) = (self.acc.as_mut(), ev.data.as_ref()) {
                 if !ev.is_done() {
-                    // A chunk Parapet cannot read is still relayed; the policy phase
-                    // decides whether unreadable output may pass.
-                    if acc.push(payload).is_err() {
-                        tracing::debug!(request_id = ?ctx.request_id, "unreadable stream chunk");
+                    match acc.push(payload) {
+                        Ok(d) => delta = Some(d),
+                        // Unreadable text cannot be vetted: a guarded stream fails
+                        // closed; an unguarded one relays it.
+                        Err(e) => {
+                            tracing::debug!(request_id = ?ctx.request_id, error = %e, "unreadable stream chunk");
+                            if let Some(g) = self.guard.as_mut() {
+                                g.fail_closed(&mut self.ready);
+                            }
+                        }
                     }
                 }
             }
-            ctx.events += 1;
-            self.ready.push_back(ev.raw);
+            match (self.guard.as_mut(), self.acc.as_ref()) {
+                (Some(g), Some(acc)) => g.on_event(ev, delta.as_ref(), acc, ctx, &mut self.ready),
+                _ => self.ready.push_back(ev.raw),
+            }
+        }
+        if self.guard.as_ref().is_some_and(StreamGuard::blocked) {
+            // Stop reading: dropping the upstream body later cancels the generation.
+            self.ended = true;
+            ctx.upstream_finished();
         }
     }
 
@@ -179,6 +208,21 @@ impl SseRelay {
         ctx.outcome = Outcome::StreamError;
         self.ready.push_back(data_event(&f.error().body()));
         self.ended = true;
+    }
+
+    /// Joins every ready event into one write: one chunk (and one syscall) per
+    /// upstream read instead of one per event.
+    fn coalesce(&mut self, first: Bytes) -> Bytes {
+        if self.ready.is_empty() {
+            return first;
+        }
+        let total = first.len() + self.ready.iter().map(Bytes::len).sum::<usize>();
+        let mut buf = BytesMut::with_capacity(total);
+        buf.extend_from_slice(&first);
+        for b in self.ready.drain(..) {
+            buf.extend_from_slice(&b);
+        }
+        buf.freeze()
     }
 
     /// The body's `poll_frame`.
@@ -191,8 +235,8 @@ impl SseRelay {
             return Poll::Ready(None);
         };
         loop {
-            if let Some(bytes) = self.ready.pop_front() {
-                return Poll::Ready(Some(Ok(Frame::data(bytes))));
+            if let Some(first) = self.ready.pop_front() {
+                return Poll::Ready(Some(Ok(Frame::data(self.coalesce(first)))));
             }
             if self.ended {
                 if let Some(acc) = &self.acc {

@@ -6,5 +6,6 @@ mod support;
 mod errors;
 mod lifecycle;
 mod observability;
+mod policy;
 mod routes;
 mod streaming;

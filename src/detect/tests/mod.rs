@@ -1,0 +1,6 @@
+//! Tests for the detect module tree.
+
+mod keywords;
+mod normalize;
+mod pii;
+mod random;

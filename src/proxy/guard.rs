@@ -1,0 +1,158 @@
+//! The policy phases of the pipeline: `enforce_request` (prompts) and the output
+//! side of `inspect_response` (non-streamed completions). Streams are guarded by
+//! [`super::stream_guard`].
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::ctx::RequestCtx;
+use super::error::ProxyError;
+use super::openai::{self, Endpoint, RequestTexts, Role, TextSegment};
+use crate::policy::eval::apply_redactions;
+use crate::policy::eval::NoScores;
+use crate::policy::raw::Direction;
+use crate::policy::{Decision, Policy, RequestInfo, Text, Verdict};
+
+/// Evaluates the input rules; returns the body to forward (rewritten if redacted).
+pub(crate) fn enforce_request(
+    ctx: &mut RequestCtx,
+    policy: &Policy,
+    texts: &RequestTexts,
+    body: Bytes,
+) -> Result<Bytes, ProxyError> {
+    let last_assistant = texts
+        .segments
+        .iter()
+        .filter(|s| s.origin.role == Role::Assistant)
+        .filter_map(|s| s.origin.message)
+        .max();
+    let inputs: Vec<Text<'_>> = texts
+        .segments
+        .iter()
+        .map(|s| Text {
+            text: &s.text,
+            role: s.origin.role,
+            latest: match (s.origin.message, last_assistant) {
+                (Some(m), Some(a)) => m > a,
+                _ => true,
+            },
+        })
+        .collect();
+    let verdict = evaluate(ctx, policy, Direction::Input, &inputs);
+    match verdict.decision {
+        Decision::Block => Err(ProxyError::Blocked {
+            rules: fired_ids(policy, &verdict),
+            message: verdict.block_message.unwrap_or_default(),
+        }),
+        Decision::Redact => {
+            let replacements = replacements(&texts.segments, &verdict);
+            openai::rewrite(&body, &replacements)
+                .map(Bytes::from)
+                .map_err(|e| ProxyError::Internal(format!("redaction failed: {e}")))
+        }
+        Decision::Allow | Decision::Annotate => Ok(body),
+    }
+}
+
+/// Evaluates the output rules on a non-streamed response; returns the body to send.
+pub(crate) fn enforce_response(
+    ctx: &mut RequestCtx,
+    policy: &Policy,
+    endpoint: Endpoint,
+    segments: &[TextSegment],
+    body: Bytes,
+) -> Bytes {
+    let outputs: Vec<Text<'_>> = segments
+        .iter()
+        .map(|s| Text {
+            text: &s.text,
+            role: s.origin.role,
+            latest: true,
+        })
+        .collect();
+    let verdict = evaluate(ctx, policy, Direction::Output, &outputs);
+    match verdict.decision {
+        Decision::Block => {
+            let message = verdict.block_message.unwrap_or_default();
+            blocked_response(endpoint, &body, &message).unwrap_or(body)
+        }
+        Decision::Redact => {
+            let replacements = replacements(segments, &verdict);
+            openai::rewrite(&body, &replacements)
+                .map(Bytes::from)
+                .unwrap_or(body)
+        }
+        Decision::Allow | Decision::Annotate => body,
+    }
+}
+
+/// Runs the policy and records the decision (context, metrics).
+pub(crate) fn evaluate(
+    ctx: &mut RequestCtx,
+    policy: &Policy,
+    direction: Direction,
+    texts: &[Text<'_>],
+) -> Verdict {
+    let info = RequestInfo {
+        direction,
+        route: ctx.route,
+        model: ctx.model.as_deref(),
+        tenant: ctx.tenant.as_deref(),
+    };
+    let verdict = policy.evaluate(&info, texts, &NoScores);
+    ctx.record_verdict(policy, direction, &verdict);
+    verdict
+}
+
+fn fired_ids(policy: &Policy, v: &Verdict) -> Vec<String> {
+    v.fired
+        .iter()
+        .map(|f| policy.rules[f.rule].id.clone())
+        .collect()
+}
+
+/// `(span, rewritten text)` per segment that has redactions.
+fn replacements(segments: &[TextSegment], v: &Verdict) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut out = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let mine: Vec<_> = v.redactions.iter().filter(|r| r.text == i).collect();
+        if !mine.is_empty() {
+            out.push((seg.span.clone(), apply_redactions(&seg.text, &mine)));
+        }
+    }
+    out
+}
+
+/// Rewrites a completion whose output is blocked: every choice's content becomes the
+/// policy message and `finish_reason` is `content_filter` (Azure-compatible).
+fn blocked_response(endpoint: Endpoint, body: &[u8], message: &str) -> Option<Bytes> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    match endpoint {
+        Endpoint::ChatCompletions => {
+            for c in v.get_mut("choices")?.as_array_mut()? {
+                let msg = c.get_mut("message")?.as_object_mut()?;
+                msg.insert("content".into(), Value::String(message.to_owned()));
+                msg.remove("tool_calls");
+                msg.remove("function_call");
+                msg.remove("refusal");
+                c["finish_reason"] = Value::String("content_filter".into());
+            }
+        }
+        Endpoint::Completions => {
+            for c in v.get_mut("choices")?.as_array_mut()? {
+                c["text"] = Value::String(message.to_owned());
+                c["finish_reason"] = Value::String("content_filter".into());
+            }
+        }
+        Endpoint::Responses => {
+            v["output"] = serde_json::json!([{
+                "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": message, "annotations": []}]
+            }]);
+            v["status"] = Value::String("incomplete".into());
+            v["incomplete_details"] = serde_json::json!({"reason": "content_filter"});
+        }
+        Endpoint::Embeddings => return None,
+    }
+    serde_json::to_vec(&v).ok().map(Bytes::from)
+}

@@ -1,0 +1,427 @@
+//! Output rules on streams: a hold-back window so that, in `vetted` mode, no
+//! character reaches the client before the output rules have seen it with at least
+//! `holdback` characters of following context (or the end of the choice).
+//!
+//! Events are the unit of release. Each event's text is known per choice (from the
+//! accumulator), so after every event the guard re-evaluates the output rules over
+//! the unreleased text plus `holdback` characters of already-released context, then
+//! releases, in order, every event whose text lies before the frontier
+//! (`len - holdback`, pulled back to the start of any redaction still growing).
+//! An event that overlaps a redaction is rewritten (its delta text re-serialised);
+//! other events go out byte for byte. A block drops everything held and ends the
+//! stream with a `content_filter` finish and `[DONE]`. Tool-call arguments are held
+//! until their choice finishes and are then judged whole (a redaction there blocks).
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::ctx::RequestCtx;
+use super::guard::evaluate;
+use super::openai::{ChunkDelta, Endpoint, Role, StreamAccumulator};
+use super::sse::{data_event, typed_data_event, SseEvent, DONE_EVENT};
+use crate::policy::raw::{Direction, StreamMode};
+use crate::policy::{Decision, Policy, Text};
+
+struct Held {
+    raw: Bytes,
+    data: Option<Bytes>,
+    event: Option<Bytes>,
+    /// Text this event appended, per choice (byte ranges of the choice's text).
+    ranges: Vec<(u32, Range<usize>)>,
+    /// Carries tool-call argument pieces for this choice.
+    tools: Option<u32>,
+    arrived: Instant,
+}
+
+/// Per-choice progress.
+#[derive(Default, Clone)]
+struct ChoiceState {
+    released: usize,
+    finished: bool,
+    redactions: Vec<(Range<usize>, String)>,
+}
+
+/// Guards one stream.
+pub(crate) struct StreamGuard {
+    policy: Arc<Policy>,
+    endpoint: Endpoint,
+    mode: StreamMode,
+    holdback: usize,
+    held: VecDeque<Held>,
+    choices: Vec<ChoiceState>,
+    ids: Option<(Value, Value)>,
+    blocked: bool,
+    ended: bool,
+}
+
+impl StreamGuard {
+    /// A guard for `policy`'s output rules.
+    pub(crate) fn new(policy: Arc<Policy>, endpoint: Endpoint) -> Self {
+        let s = policy.stream;
+        Self {
+            policy,
+            endpoint,
+            mode: s.mode,
+            holdback: if s.mode == StreamMode::Vetted {
+                s.holdback
+            } else {
+                0
+            },
+            held: VecDeque::new(),
+            choices: Vec::new(),
+            ids: None,
+            blocked: false,
+            ended: false,
+        }
+    }
+
+    /// Whether the stream was blocked (nothing more may be relayed).
+    pub(crate) fn blocked(&self) -> bool {
+        self.blocked
+    }
+
+    fn choice(&mut self, c: u32) -> &mut ChoiceState {
+        let i = c as usize;
+        if self.choices.len() <= i {
+            self.choices.resize(i + 1, ChoiceState::default());
+        }
+        &mut self.choices[i]
+    }
+
+    /// Takes one event (already fed to `acc`, which returned `delta`); appends what may
+    /// be released now to `out`.
+    pub(crate) fn on_event(
+        &mut self,
+        ev: SseEvent,
+        delta: Option<&ChunkDelta>,
+        acc: &StreamAccumulator,
+        ctx: &mut RequestCtx,
+        out: &mut VecDeque<Bytes>,
+    ) {
+        if self.blocked {
+            return;
+        }
+        if self.ids.is_none() {
+            self.ids = ev.data.as_ref().and_then(|d| ids_of(d));
+        }
+        let mut ranges = Vec::new();
+        let mut tools = None;
+        if let Some(d) = delta {
+            for &(c, n) in &d.appended {
+                let len = text_of(acc, c).len();
+                ranges.push((c, len.saturating_sub(n)..len));
+            }
+            if let Some(&(c, _, _)) = d.tool_arguments_appended.first() {
+                tools = Some(c);
+            }
+            if d.finished {
+                for ch in acc.choices() {
+                    if ch.finish_reason.is_some() {
+                        self.choice(ch.index).finished = true;
+                    }
+                }
+            }
+        }
+        if ev.is_done() {
+            self.ended = true;
+        }
+        self.held.push_back(Held {
+            raw: ev.raw,
+            data: ev.data,
+            event: ev.event,
+            ranges,
+            tools,
+            arrived: Instant::now(),
+        });
+        self.vet(acc, ctx, out);
+    }
+
+    /// A chunk could not be read, so its text cannot be vetted: block.
+    pub(crate) fn fail_closed(&mut self, out: &mut VecDeque<Bytes>) {
+        if !self.blocked && self.mode != StreamMode::AnnotateOnly {
+            self.block(out);
+        }
+    }
+
+    /// The upstream ended: everything is final.
+    pub(crate) fn on_end(
+        &mut self,
+        acc: &StreamAccumulator,
+        ctx: &mut RequestCtx,
+        out: &mut VecDeque<Bytes>,
+    ) {
+        self.ended = true;
+        if !self.blocked {
+            self.vet(acc, ctx, out);
+        }
+    }
+
+    fn is_final(&self, c: u32) -> bool {
+        self.ended || self.choices.get(c as usize).is_some_and(|s| s.finished)
+    }
+
+    fn vet(&mut self, acc: &StreamAccumulator, ctx: &mut RequestCtx, out: &mut VecDeque<Bytes>) {
+        let judge = self.mode != StreamMode::AnnotateOnly;
+        for ch in acc.choices() {
+            let c = ch.index;
+            let released = self.choice(c).released;
+            if released < ch.text.len() || self.is_final(c) {
+                let start = floor(&ch.text, released.saturating_sub(self.holdback.max(64)));
+                let window = &ch.text[start..];
+                let verdict = evaluate(
+                    ctx,
+                    &self.policy,
+                    Direction::Output,
+                    &[Text {
+                        text: window,
+                        role: Role::Assistant,
+                        latest: true,
+                    }],
+                );
+                if judge && verdict.decision == Decision::Block {
+                    return self.block(out);
+                }
+                if judge && verdict.decision == Decision::Redact {
+                    let st = self.choice(c);
+                    for r in &verdict.redactions {
+                        let range = r.range.start + start..r.range.end + start;
+                        // A match found again as more text arrived (an email growing
+                        // from `bob@exa` to `bob@example.com`) widens the first one.
+                        match st
+                            .redactions
+                            .iter_mut()
+                            .find(|(x, _)| x.start < range.end && range.start < x.end)
+                        {
+                            Some((x, _)) => *x = x.start.min(range.start)..x.end.max(range.end),
+                            None => st.redactions.push((range, r.with.clone())),
+                        }
+                    }
+                }
+            }
+            if self.is_final(c) && !ch.tool_calls.is_empty() {
+                let args: Vec<Text<'_>> = ch
+                    .tool_calls
+                    .iter()
+                    .map(|t| Text {
+                        text: &t.arguments,
+                        role: Role::Assistant,
+                        latest: true,
+                    })
+                    .collect();
+                let v = evaluate(ctx, &self.policy, Direction::Output, &args);
+                if judge && v.decision >= Decision::Redact {
+                    return self.block(out);
+                }
+            }
+        }
+        self.release(acc, ctx, out);
+    }
+
+    fn frontier(&self, acc: &StreamAccumulator, c: u32) -> usize {
+        let text = text_of(acc, c);
+        if self.is_final(c) {
+            return text.len();
+        }
+        let mut f = floor(text, text.len().saturating_sub(self.holdback));
+        if let Some(st) = self.choices.get(c as usize) {
+            for (r, _) in &st.redactions {
+                if r.end > f && r.start < f {
+                    f = r.start;
+                }
+            }
+        }
+        f
+    }
+
+    fn release(
+        &mut self,
+        acc: &StreamAccumulator,
+        ctx: &mut RequestCtx,
+        out: &mut VecDeque<Bytes>,
+    ) {
+        while let Some(front) = self.held.front() {
+            let ready = front
+                .ranges
+                .iter()
+                .all(|(c, r)| r.end <= self.frontier(acc, *c))
+                && front.tools.is_none_or(|c| self.is_final(c));
+            if !ready {
+                break;
+            }
+            let Some(ev) = self.held.pop_front() else {
+                break;
+            };
+            ctx.shared_metrics()
+                .stream_holdback
+                .observe(ev.arrived.elapsed().as_secs_f64());
+            if self.mode == StreamMode::StreamFirst {
+                let unvetted: usize = ev
+                    .ranges
+                    .iter()
+                    .map(|(c, r)| {
+                        let len = text_of(acc, *c).len();
+                        r.end.saturating_sub(
+                            r.start.max(len.saturating_sub(self.policy.stream.holdback)),
+                        )
+                    })
+                    .sum();
+                ctx.shared_metrics().stream_unvetted.inc_by(unvetted as u64);
+            }
+            let mut rewritten = None;
+            for (c, r) in &ev.ranges {
+                self.choice(*c).released = r.end;
+                let st = &self.choices[*c as usize];
+                if st
+                    .redactions
+                    .iter()
+                    .any(|(x, _)| x.start < r.end && r.start < x.end)
+                {
+                    let piece = redact_piece(text_of(acc, *c), r.clone(), &st.redactions);
+                    rewritten = ev
+                        .data
+                        .as_ref()
+                        .and_then(|d| self.rewrite_event(d, ev.event.as_ref(), *c, &piece));
+                }
+            }
+            out.push_back(rewritten.unwrap_or(ev.raw));
+        }
+    }
+
+    fn rewrite_event(
+        &self,
+        data: &[u8],
+        event: Option<&Bytes>,
+        c: u32,
+        text: &str,
+    ) -> Option<Bytes> {
+        let mut v: Value = serde_json::from_slice(data).ok()?;
+        let new = Value::String(text.to_owned());
+        match self.endpoint {
+            Endpoint::ChatCompletions | Endpoint::Completions => {
+                for ch in v.get_mut("choices")?.as_array_mut()? {
+                    if ch.get("index").and_then(Value::as_u64) == Some(u64::from(c)) {
+                        if self.endpoint == Endpoint::Completions {
+                            ch["text"] = new.clone();
+                        } else {
+                            ch.get_mut("delta")?["content"] = new.clone();
+                        }
+                    }
+                }
+            }
+            Endpoint::Responses => v["delta"] = new,
+            Endpoint::Embeddings => return None,
+        }
+        let json = serde_json::to_vec(&v).ok()?;
+        Some(match event {
+            Some(name) => typed_data_event(name, &json),
+            None => data_event(&json),
+        })
+    }
+
+    fn block(&mut self, out: &mut VecDeque<Bytes>) {
+        self.blocked = true;
+        self.held.clear();
+        let (id, model) = self.ids.clone().unwrap_or((Value::Null, Value::Null));
+        let indices: Vec<u32> = if self.choices.is_empty() {
+            vec![0]
+        } else {
+            (0..self.choices.len() as u32).collect()
+        };
+        match self.endpoint {
+            Endpoint::Responses => {
+                let body = serde_json::json!({"type": "response.incomplete", "response": {"id": id, "model": model, "status": "incomplete", "incomplete_details": {"reason": "content_filter"}}});
+                out.push_back(typed_data_event(
+                    b"response.incomplete",
+                    body.to_string().as_bytes(),
+                ));
+            }
+            _ => {
+                let object = if self.endpoint == Endpoint::Completions {
+                    "text_completion"
+                } else {
+                    "chat.completion.chunk"
+                };
+                let choices: Vec<Value> = indices
+                    .iter()
+                    .map(|i| {
+                        if self.endpoint == Endpoint::Completions {
+                            serde_json::json!({"index": i, "text": "", "finish_reason": "content_filter"})
+                        } else {
+                            serde_json::json!({"index": i, "delta": {}, "finish_reason": "content_filter"})
+                        }
+                    })
+                    .collect();
+                let body = serde_json::json!({"id": id, "object": object, "created": 0, "model": model, "choices": choices});
+                out.push_back(data_event(body.to_string().as_bytes()));
+                out.push_back(Bytes::from_static(DONE_EVENT));
+            }
+        }
+    }
+}
+
+fn text_of(acc: &StreamAccumulator, c: u32) -> &str {
+    acc.choices()
+        .iter()
+        .find(|ch| ch.index == c)
+        .map_or("", |ch| ch.text.as_str())
+}
+
+/// Largest char boundary <= i.
+fn floor(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The text of `range` with every overlapping redaction applied: the replacement goes
+/// where the redaction starts, the rest of the redacted text is dropped.
+fn redact_piece(text: &str, range: Range<usize>, redactions: &[(Range<usize>, String)]) -> String {
+    let mut out = String::new();
+    let mut at = range.start;
+    let mut rs: Vec<&(Range<usize>, String)> = redactions
+        .iter()
+        .filter(|(r, _)| r.start < range.end && range.start < r.end)
+        .collect();
+    rs.sort_by_key(|(r, _)| r.start);
+    for (r, with) in rs {
+        let s = r.start.max(at);
+        out.push_str(text.get(at..s).unwrap_or(""));
+        if r.start >= range.start {
+            out.push_str(with);
+        }
+        at = r.end.min(range.end).max(at);
+    }
+    out.push_str(text.get(at..range.end).unwrap_or(""));
+    out
+}
+
+fn ids_of(data: &[u8]) -> Option<(Value, Value)> {
+    let v: Value = serde_json::from_slice(data).ok()?;
+    let src = v.get("response").unwrap_or(&v);
+    Some((
+        src.get("id").cloned().unwrap_or(Value::Null),
+        src.get("model").cloned().unwrap_or(Value::Null),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_piece_places_the_replacement_where_the_match_starts() {
+        let text = "mail me at bob@example.com now";
+        let reds = vec![(11..26, "[EMAIL]".to_owned())];
+        // The match spans three events: "mail me at bo", "b@exam", "ple.com now".
+        assert_eq!(redact_piece(text, 0..13, &reds), "mail me at [EMAIL]");
+        assert_eq!(redact_piece(text, 13..19, &reds), "");
+        assert_eq!(redact_piece(text, 19..30, &reds), " now");
+    }
+}
