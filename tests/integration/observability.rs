@@ -1,7 +1,7 @@
 //! Metrics, timing headers and logs: what operators see, and what they must not.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, OnceLock};
 
 use crate::support::*;
 
@@ -65,8 +65,24 @@ async fn request_metrics_and_server_timing() {
         .contains("parapet_overhead_seconds_bucket{route=\"chat_completions\",le=\"0.00001\"}"));
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+/// Every log line of this test binary, from every thread (a global subscriber: a
+/// thread-scoped one loses events to tracing's per-callsite interest cache when
+/// other tests run at the same time).
+fn captured_logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || Capture(buf))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buf
+    })
+}
+
+struct Capture(&'static Mutex<Vec<u8>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -80,14 +96,7 @@ impl Write for Capture {
 
 #[tokio::test]
 async fn logs_carry_no_prompt_completion_or_key() {
-    let cap = Capture::default();
-    let writer = cap.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = captured_logs();
     let mock = Mock::start(|_| {
         Reply::sse(vec![Piece::Data(bytes::Bytes::from(chat_stream(&[
             "COMPLETION-SECRET-7",
@@ -103,20 +112,33 @@ async fn logs_carry_no_prompt_completion_or_key() {
         "authorization",
         "Bearer sk-CLIENT-SECRET-1".parse().unwrap(),
     );
+    req.headers_mut()
+        .insert("x-request-id", "log-test-1".parse().unwrap());
     body_bytes(send(&app, req).await).await;
     // A failing request logs too.
-    send(
-        &app,
-        post(
-            "/v1/chat/completions",
-            r#"{"messages":[{"content":"PROMPT-SECRET-43""#,
-        ),
-    )
-    .await;
+    let mut bad = post(
+        "/v1/chat/completions",
+        r#"{"messages":[{"content":"PROMPT-SECRET-43""#,
+    );
+    bad.headers_mut()
+        .insert("x-request-id", "log-test-2".parse().unwrap());
+    body_bytes(send(&app, bad).await).await;
     drop(app);
-    let logs = String::from_utf8(cap.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("\"route\":\"chat_completions\""), "{logs}");
-    assert!(logs.contains("\"outcome\":\"forwarded\""), "{logs}");
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let line = |id: &str| {
+        logs.lines()
+            .find(|l| l.contains(id) && l.contains("\"message\":\"request\""))
+            .map(str::to_owned)
+    };
+    let ok =
+        line("log-test-1").unwrap_or_else(|| panic!("no access log line for log-test-1:\n{logs}"));
+    assert!(
+        ok.contains("\"route\":\"chat_completions\"") && ok.contains("\"outcome\":\"forwarded\""),
+        "{ok}"
+    );
+    let bad =
+        line("log-test-2").unwrap_or_else(|| panic!("no access log line for log-test-2:\n{logs}"));
+    assert!(bad.contains("\"outcome\":\"rejected\""), "{bad}");
     for secret in [
         "PROMPT-SECRET",
         "COMPLETION-SECRET",
