@@ -152,9 +152,10 @@ impl SseRelay {
                 if let (Some(guard), Some(acc)) = (self.guard.as_mut(), self.acc.as_ref()) {
                     guard.on_end(acc, ctx, &mut self.ready);
                 }
-                if let Some(tail) =
-                    tail.filter(|_| !self.guard.as_ref().is_some_and(StreamGuard::blocked))
-                {
+                // An unterminated last event is discarded by SSE clients anyway; a
+                // guarded stream drops it (it was never vetted), an unguarded one
+                // relays it byte for byte.
+                if let Some(tail) = tail.filter(|_| self.guard.is_none()) {
                     self.ready.push_back(tail);
                 }
                 self.ended = true;
@@ -203,6 +204,10 @@ impl SseRelay {
     }
 
     fn fail(&mut self, f: Failure, ctx: &mut RequestCtx) {
+        // Text held back for context is final now: vet and release it before the error.
+        if let (Some(guard), Some(acc)) = (self.guard.as_mut(), self.acc.as_ref()) {
+            guard.on_end(acc, ctx, &mut self.ready);
+        }
         ctx.upstream_error(f.kind());
         ctx.upstream_finished();
         ctx.outcome = Outcome::StreamError;

@@ -430,3 +430,45 @@ async fn reload_swaps_only_a_policy_that_compiles() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn guarded_stream_that_dies_releases_vetted_text_then_the_error() {
+    let mock = Mock::start(|_| {
+        let mut body = stream_of(&["write to bob", "@example.com", " soon"]);
+        body.truncate(body.len() - b"data: [DONE]\n\n".len());
+        // Drop the finish chunk too, then cut the connection.
+        let cut = body[..body.len() - 2]
+            .windows(2)
+            .rposition(|w| w == b"\n\n")
+            .unwrap()
+            + 2;
+        body.truncate(cut);
+        Reply::sse(vec![
+            Piece::Data(Bytes::from(body)),
+            Piece::Pause(Duration::from_millis(1)),
+            Piece::Abort,
+        ])
+    })
+    .await;
+    let app = proxy(&mock, "");
+    let resp = send(
+        &app,
+        post("/v1/chat/completions", r#"{"stream":true,"messages":[]}"#),
+    )
+    .await;
+    let body = body_bytes(resp).await;
+    let raw = String::from_utf8_lossy(&body).to_string();
+    let last = raw
+        .trim_end()
+        .rsplit("\n\n")
+        .next()
+        .unwrap()
+        .strip_prefix("data: ")
+        .unwrap()
+        .to_owned();
+    assert_eq!(error_code(last.as_bytes()), "upstream_protocol_error");
+    let without_error = raw.replace(&format!("data: {last}\n\n"), "");
+    let (text, _, _) = reassemble(without_error.as_bytes());
+    assert_eq!(text, "write to [EMAIL] soon");
+    assert!(!raw.contains("example.com"), "{raw}");
+}
