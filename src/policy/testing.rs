@@ -216,15 +216,7 @@ pub fn parse_route(name: &str) -> Option<Route> {
     ALL_ROUTES.iter().copied().find(|r| r.label() == name)
 }
 
-/// A role name as written in policies.
+/// A role name as written in policies (`None` for a name the API does not define).
 pub fn parse_role(name: &str) -> Option<Role> {
-    Some(match name {
-        "system" => Role::System,
-        "developer" => Role::Developer,
-        "user" => Role::User,
-        "assistant" => Role::Assistant,
-        "tool" => Role::Tool,
-        "function" => Role::Function,
-        _ => return None,
-    })
+    Some(Role::from_name(name)).filter(|r| *r != Role::Other)
 }

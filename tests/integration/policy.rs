@@ -381,32 +381,19 @@ async fn reload_swaps_only_a_policy_that_compiles() {
     let path = policy_file("reload", v1);
     let mock = Mock::start(|_| Reply::json(200, CHAT_OK)).await;
     let app = with_policy(&mock, &path);
-    assert_eq!(
-        send(&app, post("/v1/chat/completions", &chat("foo")))
-            .await
-            .status(),
-        400
-    );
-    assert_eq!(
-        send(&app, post("/v1/chat/completions", &chat("bar")))
-            .await
-            .status(),
-        200
-    );
+    let status = |word: &'static str| {
+        let app = app.clone();
+        async move {
+            send(&app, post("/v1/chat/completions", &chat(word)))
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!((status("foo").await, status("bar").await), (400, 200));
     std::fs::write(&path, v1.replace("foo", "bar")).unwrap();
     app.reload_policies().unwrap();
-    assert_eq!(
-        send(&app, post("/v1/chat/completions", &chat("foo")))
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        send(&app, post("/v1/chat/completions", &chat("bar")))
-            .await
-            .status(),
-        400
-    );
+    assert_eq!((status("foo").await, status("bar").await), (200, 400));
     // A broken edit is refused; the previous version keeps serving.
     std::fs::write(
         &path,
@@ -415,12 +402,7 @@ async fn reload_swaps_only_a_policy_that_compiles() {
     .unwrap();
     let err = app.reload_policies().unwrap_err().to_string();
     assert!(err.contains("whenn"), "{err}");
-    assert_eq!(
-        send(&app, post("/v1/chat/completions", &chat("bar")))
-            .await
-            .status(),
-        400
-    );
+    assert_eq!(status("bar").await, 400);
     assert_eq!(
         metric(&app, "parapet_policy_reloads_total{result=\"ok\"}"),
         1.0
