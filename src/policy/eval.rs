@@ -5,6 +5,7 @@
 //! facts. Text conditions hold per text; request properties (tenant, model, route)
 //! are the same for every text. Matches map back to the original text for redaction.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use regex::SetMatches;
@@ -117,13 +118,14 @@ pub struct Verdict {
     pub block_message: Option<String>,
 }
 
-/// Per-text facts, computed once.
+/// Per-text facts: normalised once; each matcher kind runs at most once, and only
+/// if a rule in scope asks for it (output rules need not pay for input regexes).
 struct Facts<'t> {
     original: &'t str,
     norm: Normalized,
-    keywords: Vec<KeywordMatch>,
-    regex: Option<SetMatches>,
-    pii: Vec<PiiMatch>,
+    keywords: OnceCell<Vec<KeywordMatch>>,
+    regex: OnceCell<SetMatches>,
+    pii: OnceCell<Vec<PiiMatch>>,
 }
 
 /// A matched span (normalised coordinates) and its entity name.
@@ -221,18 +223,12 @@ impl Policy {
     }
 
     fn facts<'t>(&self, text: &'t str) -> Facts<'t> {
-        let norm = Normalized::new(text);
-        let mut keywords = Vec::new();
-        self.keywords.find_all(&norm.text, &mut keywords);
-        let regex = (!self.regexes.is_empty()).then(|| self.regex_set.matches(&norm.text));
-        let mut pii = Vec::new();
-        self.pii.find_all(&norm.text, &mut pii);
         Facts {
             original: text,
-            norm,
-            keywords,
-            regex,
-            pii,
+            norm: Normalized::new(text),
+            keywords: OnceCell::new(),
+            regex: OnceCell::new(),
+            pii: OnceCell::new(),
         }
     }
 
@@ -276,13 +272,19 @@ impl Policy {
             }
             Cond::Keywords(list) => {
                 let before = hits.len();
-                for m in f.keywords.iter().filter(|m| m.list_id == *list) {
+                let all = f.keywords.get_or_init(|| {
+                    let mut v = Vec::new();
+                    self.keywords.find_all(&f.norm.text, &mut v);
+                    v
+                });
+                for m in all.iter().filter(|m| m.list_id == *list) {
                     hits.push((m.span.clone(), self.list_name(*list)));
                 }
                 hits.len() > before
             }
             Cond::Regex(i) => {
-                if !f.regex.as_ref().is_some_and(|s| s.matched(*i)) {
+                let set = f.regex.get_or_init(|| self.regex_set.matches(&f.norm.text));
+                if !set.matched(*i) {
                     return Ok(false);
                 }
                 for m in self.regexes[*i].find_iter(&f.norm.text) {
@@ -294,7 +296,12 @@ impl Policy {
             }
             Cond::Pii(mask) => {
                 let before = hits.len();
-                for m in f.pii.iter().filter(|m| mask & (1 << m.kind as u32) != 0) {
+                let all = f.pii.get_or_init(|| {
+                    let mut v = Vec::new();
+                    self.pii.find_all(&f.norm.text, &mut v);
+                    v
+                });
+                for m in all.iter().filter(|m| mask & (1 << m.kind as u32) != 0) {
                     hits.push((m.span.clone(), m.kind.name().to_owned()));
                 }
                 hits.len() > before
