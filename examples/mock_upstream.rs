@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example mock_upstream -- [--listen 127.0.0.1:0] [--canned] [--threads N]
+//!                                                [--record N]
 //! ```
 //!
 //! It binds, prints exactly one line `listening on 127.0.0.1:PORT` to stdout, then serves
@@ -29,18 +30,38 @@
 //! - `x-mock-echo-request: 1`: on the chat, completions and responses routes the reply text is
 //!   the JSON echo of the request (method, path, query, headers, parsed body), so a test can
 //!   check what reached the upstream through the proxy.
+//! - `x-mock-reply: <percent-encoded UTF-8>`: on the chat, completions and responses routes the
+//!   assistant replies exactly this text (it wins over the echo and over `x-mock-echo-request`).
+//!   The value is percent-decoded (RFC 3986 `%XX` escapes, every other byte literal, `+` is not
+//!   a space): Python `urllib.parse.quote(text, safe="")`, so it can carry any Unicode text,
+//!   newlines and quotes. Streamed, the text is cut into pieces of 3 characters (so a match
+//!   straddles chunk boundaries); with `n` > 1 every choice gets the text, and the choices'
+//!   events interleave round-robin. With `logprobs` requested (chat `logprobs: true`,
+//!   completions `logprobs: N`, responses `include: ["message.output_text.logprobs"]`) each
+//!   piece is also a logprobs token, as OpenAI sends them.
+//! - `x-mock-tool-args: <percent-encoded JSON text>`: chat and responses reply with one tool
+//!   call (named after the first entry of `tools`, else `mock_tool`) whose arguments string is
+//!   exactly this text, streamed in pieces of 3 characters.
+//!   A malformed escape or non-UTF-8 value in either header is answered with 400 `bad_control`.
+//!
+//! `--record N`: keep the last N requests received (method, path, parsed body, `x-mock-*`
+//! headers) and serve them at `GET /__mock/requests` as `{"total": <requests received>,
+//! "requests": [{"seq", "method", "path", "body", "controls"}, ...]}` (oldest first), so a
+//! test can prove what did (or did not) reach the upstream. Without `--record` that path is
+//! an ordinary echo route.
 //!
 //! `--canned`: `POST /v1/chat/completions` skips JSON parsing and answers with precomputed bytes
 //! (a fixed non-streamed completion, or a fixed 20-event stream when the body has
 //! `"stream": true`), so a load benchmark measures the proxy rather than the mock.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -60,6 +81,12 @@ const MODEL_ID: &str = "mock-model";
 const WORDS_PER_CHUNK: usize = 2;
 /// Characters of tool-call arguments per streamed chunk.
 const ARG_CHARS_PER_CHUNK: usize = 8;
+/// Characters per streamed piece of an `x-mock-reply` text or `x-mock-tool-args` arguments.
+const CONTROL_CHARS_PER_CHUNK: usize = 3;
+/// Tool name of an `x-mock-tool-args` call when the request has no `tools`.
+const DEFAULT_TOOL_NAME: &str = "mock_tool";
+/// Path of the request log (`--record`).
+const RECORD_PATH: &str = "/__mock/requests";
 /// Pause before an aborted body is cut, so the events before it are flushed to the socket.
 const DIE_FLUSH_PAUSE: Duration = Duration::from_millis(20);
 const MAX_REQUEST_BYTES: usize = 64 << 20;
@@ -185,12 +212,52 @@ struct Canned {
 struct State {
     canned: Option<Canned>,
     counter: AtomicU64,
+    record: Option<Recorder>,
 }
 
 impl State {
     fn next_id(&self, prefix: &str) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("{prefix}mock{n:08x}")
+    }
+}
+
+/// The request log kept with `--record N`.
+struct Recorder {
+    capacity: usize,
+    log: Mutex<(u64, VecDeque<Value>)>,
+}
+
+impl Recorder {
+    fn record(&self, info: &ReqInfo, body: &[u8]) {
+        let parsed = serde_json::from_slice::<Value>(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+        let controls: Map<String, Value> = info
+            .parts
+            .headers
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("x-mock-"))
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), Value::String(value))
+            })
+            .collect();
+        let mut guard = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, log) = &mut *guard;
+        *total += 1;
+        log.push_back(json!({
+            "seq": *total, "method": info.method().as_str(), "path": info.path(),
+            "body": parsed, "controls": controls,
+        }));
+        while log.len() > self.capacity {
+            log.pop_front();
+        }
+    }
+
+    fn snapshot(&self) -> Value {
+        let guard = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, log) = &*guard;
+        json!({"total": total, "requests": log.iter().cloned().collect::<Vec<Value>>()})
     }
 }
 
@@ -201,6 +268,34 @@ struct Controls {
     chunk_delay: Duration,
     die_after: Option<usize>,
     echo_request: bool,
+    /// `x-mock-reply`, decoded.
+    reply: Option<String>,
+    /// `x-mock-tool-args`, decoded.
+    tool_args: Option<String>,
+    /// Why a text control could not be decoded.
+    bad_control: Option<String>,
+}
+
+/// Decodes RFC 3986 percent escapes (`%XX`); every other byte is taken literally.
+fn percent_decode(raw: &[u8]) -> Result<String, String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = raw
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .ok_or_else(|| format!("malformed percent escape at byte {i}"))?;
+            let hi = (hex[0] as char).to_digit(16).unwrap_or(0);
+            let lo = (hex[1] as char).to_digit(16).unwrap_or(0);
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the decoded value is not UTF-8".to_string())
 }
 
 impl Controls {
@@ -210,7 +305,23 @@ impl Controls {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|s| s.trim().parse().ok())
         };
+        let mut bad_control = None;
+        let mut text = |name: &str| -> Option<String> {
+            let raw = h.get(name)?;
+            match percent_decode(raw.as_bytes()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    bad_control = Some(format!("{name}: {e}"));
+                    None
+                }
+            }
+        };
+        let reply = text("x-mock-reply");
+        let tool_args = text("x-mock-tool-args");
         Controls {
+            reply,
+            tool_args,
+            bad_control,
             delay: num("x-mock-delay-ms").map(Duration::from_millis),
             status: num("x-mock-status")
                 .and_then(|s| u16::try_from(s).ok())
@@ -507,6 +618,20 @@ async fn handle(
             ))
         }
     };
+    if let Some(rec) = &state.record {
+        if info.path() == RECORD_PATH {
+            return Ok(controls.json_response(StatusCode::OK, json_bytes(&rec.snapshot())));
+        }
+        rec.record(&info, &body);
+    }
+    if let Some(msg) = &controls.bad_control {
+        return Ok(plain_error(
+            StatusCode::BAD_REQUEST,
+            msg,
+            "invalid_request_error",
+            "bad_control",
+        ));
+    }
     if let Some(delay) = controls.delay {
         tokio::time::sleep(delay).await;
     }
@@ -532,7 +657,7 @@ fn route(state: &State, c: &Controls, info: &ReqInfo, body: &Bytes) -> Response<
     match (info.method(), path) {
         (&Method::POST, "/v1/chat/completions") => {
             if let Some(canned) = &state.canned {
-                if !c.echo_request {
+                if !c.echo_request && c.reply.is_none() && c.tool_args.is_none() {
                     return if body_wants_stream(body) {
                         c.events_response_shared(SSE_CONTENT_TYPE, canned.chat_stream.clone())
                     } else {
@@ -625,11 +750,96 @@ impl Common {
 }
 
 fn reply_text(c: &Controls, info: &ReqInfo, raw: &[u8], v: &Value, user_text: &str) -> String {
-    if c.echo_request {
+    if let Some(reply) = &c.reply {
+        reply.clone()
+    } else if c.echo_request {
         info.echo(raw, Some(v)).to_string()
     } else {
         format!("echo: {user_text}")
     }
+}
+
+impl Controls {
+    /// Whether a text control is set: pieces are then a few characters each and the
+    /// events of several choices interleave.
+    fn scripted(&self) -> bool {
+        self.reply.is_some() || self.tool_args.is_some()
+    }
+
+    /// The streamed pieces of a reply text (also its logprobs tokens).
+    fn text_pieces(&self, text: &str) -> Vec<String> {
+        if self.reply.is_some() {
+            split_chars(text, CONTROL_CHARS_PER_CHUNK)
+        } else {
+            split_words(text, WORDS_PER_CHUNK)
+        }
+    }
+
+    /// The streamed pieces of tool-call arguments.
+    fn arg_pieces(&self, args: &str) -> Vec<String> {
+        let chars = if self.tool_args.is_some() {
+            CONTROL_CHARS_PER_CHUNK
+        } else {
+            ARG_CHARS_PER_CHUNK
+        };
+        split_chars(args, chars)
+    }
+
+    /// The stream events of several choices: one choice after the other, or, when
+    /// scripted, round-robin so that the choices' pieces interleave.
+    fn merge_choices(&self, per_choice: Vec<Vec<Bytes>>) -> Vec<Bytes> {
+        if !self.scripted() {
+            return per_choice.into_iter().flatten().collect();
+        }
+        let mut iters: Vec<_> = per_choice.into_iter().map(Vec::into_iter).collect();
+        let mut out = Vec::new();
+        loop {
+            let before = out.len();
+            out.extend(iters.iter_mut().filter_map(Iterator::next));
+            if out.len() == before {
+                return out;
+            }
+        }
+    }
+}
+
+/// Chat / Responses logprobs entries, one per piece.
+fn token_logprobs(pieces: &[String]) -> Vec<Value> {
+    pieces
+        .iter()
+        .map(|p| json!({"token": p, "logprob": -0.01, "bytes": p.as_bytes(), "top_logprobs": []}))
+        .collect()
+}
+
+/// Legacy completions `logprobs` of `pieces` starting at text offset `offset`.
+fn completion_logprobs(pieces: &[String], offset: usize) -> Value {
+    let mut at = offset;
+    let offsets: Vec<usize> = pieces
+        .iter()
+        .map(|p| {
+            let o = at;
+            at += p.len();
+            o
+        })
+        .collect();
+    json!({
+        "tokens": pieces,
+        "token_logprobs": pieces.iter().map(|_| -0.01).collect::<Vec<f64>>(),
+        "top_logprobs": pieces.iter().map(|p| json!({p.as_str(): -0.01})).collect::<Vec<Value>>(),
+        "text_offset": offsets,
+    })
+}
+
+/// Name of the first tool of the request, if any.
+fn first_tool_name(v: &Value) -> Option<String> {
+    let tool = v.get("tools").and_then(Value::as_array)?.first()?;
+    Some(
+        tool.pointer("/function/name")
+            .or_else(|| tool.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("tool")
+            .to_string(),
+    )
 }
 
 fn chat_completions(
@@ -649,20 +859,16 @@ fn chat_completions(
         .map(|c| word_count(&content_text(c)))
         .sum();
     let cm = Common::new(state, "chatcmpl-", v);
-    let tool_name = v
-        .get("tools")
-        .and_then(Value::as_array)
-        .and_then(|t| t.first())
-        .filter(|_| user_text.contains("call tool"))
-        .map(|t| {
-            t.pointer("/function/name")
-                .and_then(Value::as_str)
-                .unwrap_or("tool")
-                .to_string()
-        });
+    let tool_name = match &c.tool_args {
+        Some(_) => Some(first_tool_name(v).unwrap_or_else(|| DEFAULT_TOOL_NAME.to_string())),
+        None => first_tool_name(v).filter(|_| user_text.contains("call tool")),
+    };
     let (text, tool_call) = match tool_name {
         Some(name) => {
-            let args = json!({"query": user_text}).to_string();
+            let args = match &c.tool_args {
+                Some(args) => args.clone(),
+                None => json!({"query": user_text}).to_string(),
+            };
             (
                 String::new(),
                 Some((format!("call_{}", state.next_id("")), name, args)),
@@ -670,6 +876,8 @@ fn chat_completions(
         }
         None => (reply_text(c, info, raw, v, &user_text), None),
     };
+    let pieces = c.text_pieces(&text);
+    let logprobs = tool_call.is_none() && v.get("logprobs").and_then(Value::as_bool) == Some(true);
     let completion_tokens = match &tool_call {
         Some((_, _, args)) => word_count(args),
         None => word_count(&text),
@@ -696,7 +904,12 @@ fn chat_completions(
                     }),
                     None => json!({"role": "assistant", "content": text, "refusal": null, "annotations": []}),
                 };
-                json!({"index": i, "message": message, "logprobs": null, "finish_reason": finish})
+                let lp = if logprobs {
+                    json!({"content": token_logprobs(&pieces), "refusal": null})
+                } else {
+                    Value::Null
+                };
+                json!({"index": i, "message": message, "logprobs": lp, "finish_reason": finish})
             })
             .collect();
         let body = json!({
@@ -718,11 +931,12 @@ fn chat_completions(
         }
         o
     };
-    let choice = |i: u64, delta: Value, finish: Option<&str>| -> Value {
-        json!([{"index": i, "delta": delta, "logprobs": null, "finish_reason": finish}])
+    let choice = |i: u64, delta: Value, finish: Option<&str>, lp: Value| -> Value {
+        json!([{"index": i, "delta": delta, "logprobs": lp, "finish_reason": finish}])
     };
-    let mut events = Vec::new();
+    let mut per_choice = Vec::new();
     for i in 0..cm.n {
+        let mut events = Vec::new();
         match &tool_call {
             Some((id, name, args)) => {
                 let first = json!({
@@ -730,23 +944,40 @@ fn chat_completions(
                     "tool_calls": [{"index": 0, "id": id, "type": "function",
                                     "function": {"name": name, "arguments": ""}}],
                 });
-                events.push(sse_data(&chunk(choice(i, first, None))));
-                for piece in split_chars(args, ARG_CHARS_PER_CHUNK) {
+                events.push(sse_data(&chunk(choice(i, first, None, Value::Null))));
+                for piece in c.arg_pieces(args) {
                     let delta =
                         json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]});
-                    events.push(sse_data(&chunk(choice(i, delta, None))));
+                    events.push(sse_data(&chunk(choice(i, delta, None, Value::Null))));
                 }
             }
             None => {
                 let first = json!({"role": "assistant", "content": "", "refusal": null});
-                events.push(sse_data(&chunk(choice(i, first, None))));
-                for piece in split_words(&text, WORDS_PER_CHUNK) {
-                    events.push(sse_data(&chunk(choice(i, json!({"content": piece}), None))));
+                events.push(sse_data(&chunk(choice(i, first, None, Value::Null))));
+                for piece in &pieces {
+                    let lp = if logprobs {
+                        json!({"content": token_logprobs(std::slice::from_ref(piece)), "refusal": null})
+                    } else {
+                        Value::Null
+                    };
+                    events.push(sse_data(&chunk(choice(
+                        i,
+                        json!({"content": piece}),
+                        None,
+                        lp,
+                    ))));
                 }
             }
         }
-        events.push(sse_data(&chunk(choice(i, json!({}), Some(finish)))));
+        events.push(sse_data(&chunk(choice(
+            i,
+            json!({}),
+            Some(finish),
+            Value::Null,
+        ))));
+        per_choice.push(events);
     }
+    let mut events = c.merge_choices(per_choice);
     if cm.include_usage {
         let mut last = chunk(json!([]));
         last["usage"] = usage;
@@ -776,6 +1007,7 @@ fn completions(
         _ => return bad_request("'prompt' must be a string or an array of strings", "prompt"),
     };
     let cm = Common::new(state, "cmpl-", v);
+    let logprobs = v.get("logprobs").is_some_and(Value::is_number);
     let texts: Vec<String> = prompts
         .iter()
         .map(|p| reply_text(c, info, raw, v, p))
@@ -797,7 +1029,14 @@ fn completions(
     if !cm.stream {
         let choices: Vec<Value> = indexed
             .iter()
-            .map(|(i, t)| json!({"text": t, "index": i, "logprobs": null, "finish_reason": "stop"}))
+            .map(|(i, t)| {
+                let lp = if logprobs {
+                    completion_logprobs(&c.text_pieces(t), 0)
+                } else {
+                    Value::Null
+                };
+                json!({"text": t, "index": i, "logprobs": lp, "finish_reason": "stop"})
+            })
             .collect();
         let body = json!({
             "id": cm.id, "object": "text_completion", "created": cm.created, "model": cm.model,
@@ -816,15 +1055,25 @@ fn completions(
         }
         o
     };
-    let mut events = Vec::new();
+    let mut per_choice = Vec::new();
     for (i, t) in &indexed {
-        for piece in split_words(t, WORDS_PER_CHUNK) {
-            let ch = json!([{"text": piece, "index": i, "logprobs": null, "finish_reason": null}]);
+        let mut events = Vec::new();
+        let mut offset = 0;
+        for piece in c.text_pieces(t) {
+            let lp = if logprobs {
+                completion_logprobs(std::slice::from_ref(&piece), offset)
+            } else {
+                Value::Null
+            };
+            offset += piece.len();
+            let ch = json!([{"text": piece, "index": i, "logprobs": lp, "finish_reason": null}]);
             events.push(sse_data(&chunk(ch)));
         }
         let ch = json!([{"text": "", "index": i, "logprobs": null, "finish_reason": "stop"}]);
         events.push(sse_data(&chunk(ch)));
+        per_choice.push(events);
     }
+    let mut events = c.merge_choices(per_choice);
     if cm.include_usage {
         let mut last = chunk(json!([]));
         last["usage"] = usage;
@@ -898,7 +1147,31 @@ fn responses(
     let cm = Common::new(state, "resp_", v);
     let msg_id = state.next_id("msg_");
     let text = reply_text(c, info, raw, v, &user_text);
-    let output_tokens = word_count(&text);
+    let pieces = c.text_pieces(&text);
+    let logprobs = v
+        .get("include")
+        .and_then(Value::as_array)
+        .is_some_and(|inc| inc.iter().any(|i| i == "message.output_text.logprobs"));
+    let lp = |pieces: &[String]| -> Value {
+        if logprobs {
+            Value::Array(token_logprobs(pieces))
+        } else {
+            json!([])
+        }
+    };
+    let tool_call = c.tool_args.as_ref().map(|args| {
+        let name = first_tool_name(v).unwrap_or_else(|| DEFAULT_TOOL_NAME.to_string());
+        (
+            state.next_id("fc_"),
+            state.next_id("call_"),
+            name,
+            args.clone(),
+        )
+    });
+    let output_tokens = match &tool_call {
+        Some((_, _, _, args)) => word_count(args),
+        None => word_count(&text),
+    };
     let usage = json!({
         "input_tokens": input_tokens,
         "input_tokens_details": {"cached_tokens": 0},
@@ -906,9 +1179,17 @@ fn responses(
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,
     });
-    let part =
-        |t: &str| json!({"type": "output_text", "text": t, "annotations": [], "logprobs": []});
+    let part = |t: &str, lps: Value| json!({"type": "output_text", "text": t, "annotations": [], "logprobs": lps});
     let item = |status: &str, content: Value| json!({"id": msg_id, "type": "message", "status": status, "role": "assistant", "content": content});
+    let call_item = |status: &str, args: &str| -> Value {
+        match &tool_call {
+            Some((id, call_id, name, _)) => json!({
+                "id": id, "type": "function_call", "status": status, "arguments": args,
+                "call_id": call_id, "name": name,
+            }),
+            None => Value::Null,
+        }
+    };
     let response = |status: &str, output: Value, usage: Value| {
         json!({
             "id": cm.id, "object": "response", "created_at": cm.created, "status": status,
@@ -922,7 +1203,10 @@ fn responses(
             "top_p": 1.0, "truncation": "disabled", "usage": usage, "user": null, "metadata": {},
         })
     };
-    let done_item = item("completed", json!([part(&text)]));
+    let done_item = match &tool_call {
+        Some((_, _, _, args)) => call_item("completed", args),
+        None => item("completed", json!([part(&text, lp(&pieces))])),
+    };
     let done = response("completed", json!([done_item.clone()]), usage);
 
     if !cm.stream {
@@ -940,28 +1224,50 @@ fn responses(
     let in_progress = response("in_progress", json!([]), Value::Null);
     push("response.created", json!({"response": in_progress}));
     push("response.in_progress", json!({"response": in_progress}));
-    push(
-        "response.output_item.added",
-        json!({"output_index": 0, "item": item("in_progress", json!([]))}),
-    );
-    push(
-        "response.content_part.added",
-        json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": part("")}),
-    );
-    for piece in split_words(&text, WORDS_PER_CHUNK) {
-        push(
-            "response.output_text.delta",
-            json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}),
-        );
+    match &tool_call {
+        Some((id, _, _, args)) => {
+            push(
+                "response.output_item.added",
+                json!({"output_index": 0, "item": call_item("in_progress", "")}),
+            );
+            for piece in c.arg_pieces(args) {
+                push(
+                    "response.function_call_arguments.delta",
+                    json!({"item_id": id, "output_index": 0, "delta": piece}),
+                );
+            }
+            push(
+                "response.function_call_arguments.done",
+                json!({"item_id": id, "output_index": 0, "arguments": args}),
+            );
+        }
+        None => {
+            push(
+                "response.output_item.added",
+                json!({"output_index": 0, "item": item("in_progress", json!([]))}),
+            );
+            push(
+                "response.content_part.added",
+                json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": part("", json!([]))}),
+            );
+            for piece in &pieces {
+                push(
+                    "response.output_text.delta",
+                    json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "delta": piece,
+                           "logprobs": lp(std::slice::from_ref(piece))}),
+                );
+            }
+            push(
+                "response.output_text.done",
+                json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "text": text,
+                       "logprobs": lp(&pieces)}),
+            );
+            push(
+                "response.content_part.done",
+                json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": part(&text, lp(&pieces))}),
+            );
+        }
     }
-    push(
-        "response.output_text.done",
-        json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "text": text, "logprobs": []}),
-    );
-    push(
-        "response.content_part.done",
-        json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": part(&text)}),
-    );
     push(
         "response.output_item.done",
         json!({"output_index": 0, "item": done_item}),
@@ -1018,15 +1324,17 @@ struct Args {
     listen: SocketAddr,
     canned: bool,
     threads: Option<usize>,
+    record: Option<usize>,
 }
 
-const USAGE: &str = "usage: mock_upstream [--listen ADDR] [--canned] [--threads N]";
+const USAGE: &str = "usage: mock_upstream [--listen ADDR] [--canned] [--threads N] [--record N]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         canned: false,
         threads: None,
+        record: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -1049,6 +1357,11 @@ fn parse_args() -> Result<Args, String> {
                 let v = value("--threads")?;
                 let n: usize = v.parse().map_err(|e| format!("--threads {v}: {e}"))?;
                 args.threads = Some(n.max(1));
+            }
+            "--record" => {
+                let v = value("--record")?;
+                let n: usize = v.parse().map_err(|e| format!("--record {v}: {e}"))?;
+                args.record = Some(n.max(1));
             }
             "--canned" => args.canned = true,
             "-h" | "--help" => {
@@ -1098,6 +1411,10 @@ async fn serve(args: Args) -> std::io::Result<()> {
     let state = Arc::new(State {
         canned: args.canned.then(canned),
         counter: AtomicU64::new(1),
+        record: args.record.map(|capacity| Recorder {
+            capacity,
+            log: Mutex::new((0, VecDeque::new())),
+        }),
     });
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

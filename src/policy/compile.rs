@@ -458,6 +458,9 @@ impl<'a> Compiler<'a> {
                 Cond::Length(cmps.iter().map(|(c, n)| (*c, n.value as usize)).collect())
             }
             RawCondKind::HiddenText => Cond::HiddenText,
+            RawCondKind::OpaqueInput { tokens_only } => Cond::Opaque {
+                tokens_only: *tokens_only,
+            },
             RawCondKind::Classifier {
                 model,
                 label,

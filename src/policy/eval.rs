@@ -29,6 +29,10 @@ pub struct RequestInfo<'a> {
     pub model: Option<&'a str>,
     /// The tenant.
     pub tenant: Option<&'a str>,
+    /// Inputs Parapet cannot read as text (token ids, media, stored prompts).
+    pub opaque_inputs: u32,
+    /// Of which prompts written as token ids.
+    pub token_inputs: u32,
 }
 
 /// One text to inspect.
@@ -38,8 +42,51 @@ pub struct Text<'a> {
     pub text: &'a str,
     /// Who wrote it.
     pub role: Role,
-    /// Part of the newest turn (after the last assistant message).
+    /// Part of the newest turn (see [`newest_turn`]).
     pub latest: bool,
+    /// A join of several texts of one role (see [`joins`]): block and annotate rules
+    /// see it, redact rules do not (its spans belong to no single text).
+    pub joined: bool,
+}
+
+/// Index of the first message of the newest turn: everything after the last assistant
+/// message that precedes the last non-assistant message. A trailing assistant message
+/// (a prefill) is part of the newest turn.
+pub fn newest_turn(messages: impl Iterator<Item = (u32, Role)> + Clone) -> u32 {
+    let last_other = messages
+        .clone()
+        .filter(|(_, r)| *r != Role::Assistant)
+        .map(|(m, _)| m)
+        .max();
+    let Some(last_other) = last_other else {
+        return 0;
+    };
+    messages
+        .filter(|(m, r)| *r == Role::Assistant && *m < last_other)
+        .map(|(m, _)| m + 1)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Texts of the same role and turn (history or newest) joined with newlines, for every
+/// group of two or more: an instruction split across content parts or consecutive
+/// messages is judged whole, as the model reads it.
+pub fn joins(texts: &[Text<'_>]) -> Vec<(Role, bool, String)> {
+    let mut groups: Vec<(Role, bool, Vec<&str>)> = Vec::new();
+    for t in texts.iter().filter(|t| !t.joined) {
+        match groups
+            .iter_mut()
+            .find(|(r, l, _)| *r == t.role && *l == t.latest)
+        {
+            Some((_, _, v)) => v.push(t.text),
+            None => groups.push((t.role, t.latest, vec![t.text])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, _, v)| v.len() > 1)
+        .map(|(r, l, v)| (r, l, v.join("\n")))
+        .collect()
 }
 
 /// Where classifier and topic scores come from.
@@ -139,6 +186,19 @@ impl Policy {
         texts: &[Text<'_>],
         scores: &dyn Scores,
     ) -> Verdict {
+        // Request-level conditions (tenant, model, opaque inputs) must still be judged
+        // when the request has no text at all (a prompt sent as token ids).
+        let nothing = [Text {
+            text: "",
+            role: Role::User,
+            latest: true,
+            joined: true,
+        }];
+        let texts = if texts.is_empty() {
+            &nothing[..]
+        } else {
+            texts
+        };
         let rules: Vec<(usize, &Rule)> = self
             .rules
             .iter()
@@ -316,6 +376,8 @@ impl Policy {
                 })
             }
             Cond::HiddenText => f.norm.had_hidden_chars(),
+            Cond::Opaque { tokens_only: true } => req.token_inputs > 0,
+            Cond::Opaque { tokens_only: false } => req.opaque_inputs > 0,
             Cond::Score { key, threshold } => match scores.score(key, f.original) {
                 Some(s) => s >= *threshold,
                 None => return Err(Unavailable),
@@ -335,7 +397,9 @@ impl Policy {
 struct Unavailable;
 
 fn in_scope(rule: &Rule, text: &Text<'_>) -> bool {
-    rule.roles.is_none_or(|r| r.contains(text.role)) && (!rule.latest_only || text.latest)
+    rule.roles.is_none_or(|r| r.contains(text.role))
+        && (!rule.latest_only || text.latest)
+        && !(text.joined && matches!(rule.action, Action::Redact { .. }))
 }
 
 fn action_of(rule: &Rule) -> Decision {

@@ -176,6 +176,11 @@ pub enum Cond {
     Length(Vec<(Cmp, usize)>),
     /// Invisible characters were removed by normalisation.
     HiddenText,
+    /// The request has unreadable inputs (token ids only, or any kind).
+    Opaque {
+        /// Only token-id prompts count.
+        tokens_only: bool,
+    },
     /// A classifier or topic score (`label`, `model.label` or `topic.name`) >= threshold.
     Score {
         /// Score key.
@@ -197,7 +202,7 @@ impl Cond {
         match self {
             Cond::Any(v) | Cond::All(v) => v.iter().all(Cond::has_only_metadata),
             Cond::Not(c) => c.has_only_metadata(),
-            Cond::Tenant(_) | Cond::Model(_) | Cond::Route(_) => true,
+            Cond::Tenant(_) | Cond::Model(_) | Cond::Route(_) | Cond::Opaque { .. } => true,
             _ => false,
         }
     }

@@ -205,6 +205,10 @@ pub enum RawCondKind {
     /// One or more comparisons, all of which must hold.
     Length(Vec<(Cmp, Spanned<u64>)>),
     HiddenText,
+    /// The request carries inputs Parapet cannot read as text (token ids only, or any).
+    OpaqueInput {
+        tokens_only: bool,
+    },
     Classifier {
         model: Option<Spanned<String>>,
         label: Spanned<String>,

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::diag::{did_you_mean, Diagnostic};
-use super::eval::{apply_redactions, Decision, RequestInfo, Scores, Text};
+use super::eval::{apply_redactions, joins, newest_turn, Decision, RequestInfo, Scores, Text};
 use super::model::Policy;
 use super::raw::{Direction, RawPolicy, RawTest};
 use crate::proxy::openai::Role;
@@ -131,17 +131,31 @@ impl Scores for Pinned<'_> {
 fn run_one(policy: &Policy, t: &RawTest) -> Outcome {
     let mut failures = Vec::new();
     let direction = t.direction.value;
-    let last_assistant = t.messages.iter().rposition(|m| m.role.value == "assistant");
-    let texts: Vec<Text<'_>> = t
+    let roles: Vec<Role> = t
         .messages
         .iter()
+        .map(|m| parse_role(&m.role.value).unwrap_or(Role::Other))
+        .collect();
+    let turn = newest_turn(roles.iter().enumerate().map(|(i, r)| (i as u32, *r)));
+    let mut texts: Vec<Text<'_>> = t
+        .messages
+        .iter()
+        .zip(&roles)
         .enumerate()
-        .map(|(i, m)| Text {
+        .map(|(i, (m, role))| Text {
             text: &m.content.value,
-            role: parse_role(&m.role.value).unwrap_or(Role::Other),
-            latest: direction == Direction::Output || last_assistant.is_none_or(|a| i > a),
+            role: *role,
+            latest: direction == Direction::Output || i as u32 >= turn,
+            joined: false,
         })
         .collect();
+    let joined = joins(&texts);
+    texts.extend(joined.iter().map(|(role, latest, text)| Text {
+        text,
+        role: *role,
+        latest: *latest,
+        joined: true,
+    }));
     let req = RequestInfo {
         direction,
         route: t
@@ -151,6 +165,8 @@ fn run_one(policy: &Policy, t: &RawTest) -> Outcome {
             .unwrap_or(Route::ChatCompletions),
         model: t.model.as_ref().map(|m| m.value.as_str()),
         tenant: t.tenant.as_ref().map(|m| m.value.as_str()),
+        opaque_inputs: 0,
+        token_inputs: 0,
     };
     let verdict = policy.evaluate(&req, &texts, &Pinned(t));
     let fired: Vec<&str> = verdict

@@ -81,6 +81,10 @@ pub struct RequestCtx {
     counted: Vec<(usize, Direction)>,
     /// Texts extracted from the request (for the log line: how many were scanned).
     pub request_segments: usize,
+    /// Request inputs Parapet cannot read as text.
+    pub opaque_inputs: u32,
+    /// Of which token-id prompts.
+    pub token_inputs: u32,
     /// Texts extracted from the response so far.
     pub response_segments: usize,
     /// SSE events relayed.
@@ -121,6 +125,8 @@ impl RequestCtx {
             fired: Vec::new(),
             counted: Vec::new(),
             request_segments: 0,
+            opaque_inputs: 0,
+            token_inputs: 0,
             response_segments: 0,
             events: 0,
             start,
@@ -220,6 +226,14 @@ impl RequestCtx {
             .saturating_sub(self.waits);
         self.upstream_start = Some(now);
         now
+    }
+
+    /// For a request answered without going upstream (refused, blocked): all of its
+    /// time so far, less the waits on the client, was Parapet's own.
+    pub fn finish_local(&mut self) {
+        if self.upstream_start.is_none() {
+            self.overhead = self.start.elapsed().saturating_sub(self.waits);
+        }
     }
 
     /// Marks the end of the upstream exchange (last byte received).

@@ -91,6 +91,9 @@ pub enum ProxyError {
     /// The upstream broke the HTTP exchange (reset, malformed response).
     #[error("upstream connection failed during the response")]
     UpstreamProtocol,
+    /// A guarded completion could not be read, so the output rules could not vet it.
+    #[error("the upstream response could not be read, so the output policy could not check it")]
+    UpstreamUnreadable,
     /// The policy refused the prompt.
     #[error("{message}")]
     Blocked {
@@ -119,7 +122,8 @@ impl ProxyError {
             ProxyError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::UpstreamUnreachable
             | ProxyError::UpstreamTooLarge { .. }
-            | ProxyError::UpstreamProtocol => StatusCode::BAD_GATEWAY,
+            | ProxyError::UpstreamProtocol
+            | ProxyError::UpstreamUnreadable => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -139,6 +143,7 @@ impl ProxyError {
             ProxyError::UpstreamTooLarge { .. } => "upstream_response_too_large",
             ProxyError::UpstreamProtocol => "upstream_protocol_error",
             ProxyError::Blocked { .. } => "content_filter",
+            ProxyError::UpstreamUnreadable => "upstream_response_unreadable",
             ProxyError::Internal(_) => "internal_error",
         }
     }
@@ -158,7 +163,8 @@ impl ProxyError {
             ProxyError::Overloaded => Outcome::Shed,
             ProxyError::UpstreamUnreachable
             | ProxyError::UpstreamTooLarge { .. }
-            | ProxyError::UpstreamProtocol => Outcome::UpstreamUnreachable,
+            | ProxyError::UpstreamProtocol
+            | ProxyError::UpstreamUnreadable => Outcome::UpstreamUnreachable,
             ProxyError::UpstreamTimeout { .. } => Outcome::UpstreamTimeout,
             ProxyError::Blocked { .. } => Outcome::Blocked,
             _ => Outcome::Rejected,

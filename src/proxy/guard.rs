@@ -7,9 +7,9 @@ use serde_json::Value;
 
 use super::ctx::RequestCtx;
 use super::error::ProxyError;
-use super::openai::{self, Endpoint, RequestTexts, Role, TextSegment};
-use crate::policy::eval::apply_redactions;
+use super::openai::{self, Endpoint, Field, RequestTexts, TextSegment};
 use crate::policy::eval::NoScores;
+use crate::policy::eval::{apply_redactions, joins, newest_turn};
 use crate::policy::raw::Direction;
 use crate::policy::{Decision, Policy, RequestInfo, Text, Verdict};
 
@@ -20,24 +20,37 @@ pub(crate) fn enforce_request(
     texts: &RequestTexts,
     body: Bytes,
 ) -> Result<Bytes, ProxyError> {
-    let last_assistant = texts
-        .segments
-        .iter()
-        .filter(|s| s.origin.role == Role::Assistant)
-        .filter_map(|s| s.origin.message)
-        .max();
-    let inputs: Vec<Text<'_>> = texts
+    let turn = newest_turn(
+        texts
+            .segments
+            .iter()
+            .filter_map(|s| s.origin.message.map(|m| (m, s.origin.role))),
+    );
+    let mut inputs: Vec<Text<'_>> = texts
         .segments
         .iter()
         .map(|s| Text {
             text: &s.text,
             role: s.origin.role,
-            latest: match (s.origin.message, last_assistant) {
-                (Some(m), Some(a)) => m > a,
-                _ => true,
-            },
+            // Tool definitions and instructions belong to every turn.
+            latest: s.origin.message.is_none_or(|m| m >= turn),
+            joined: false,
         })
         .collect();
+    let message_texts: Vec<Text<'_>> = texts
+        .segments
+        .iter()
+        .zip(&inputs)
+        .filter(|(s, _)| s.origin.message.is_some() && s.origin.field != Field::ToolDefinition)
+        .map(|(_, t)| *t)
+        .collect();
+    let joined = joins(&message_texts);
+    inputs.extend(joined.iter().map(|(role, latest, text)| Text {
+        text,
+        role: *role,
+        latest: *latest,
+        joined: true,
+    }));
     let verdict = evaluate(ctx, policy, Direction::Input, &inputs);
     match verdict.decision {
         Decision::Block => Err(ProxyError::Blocked {
@@ -68,6 +81,7 @@ pub(crate) fn enforce_response(
             text: &s.text,
             role: s.origin.role,
             latest: true,
+            joined: false,
         })
         .collect();
     let verdict = evaluate(ctx, policy, Direction::Output, &outputs);
@@ -78,9 +92,10 @@ pub(crate) fn enforce_response(
         }
         Decision::Redact => {
             let replacements = replacements(segments, &verdict);
-            openai::rewrite(&body, &replacements)
-                .map(Bytes::from)
-                .unwrap_or(body)
+            match openai::rewrite(&body, &replacements) {
+                Ok(new) => Bytes::from(drop_logprobs(new)),
+                Err(_) => body,
+            }
         }
         Decision::Allow | Decision::Annotate => body,
     }
@@ -98,6 +113,16 @@ pub(crate) fn evaluate(
         route: ctx.route,
         model: ctx.model.as_deref(),
         tenant: ctx.tenant.as_deref(),
+        opaque_inputs: if direction == Direction::Input {
+            ctx.opaque_inputs
+        } else {
+            0
+        },
+        token_inputs: if direction == Direction::Input {
+            ctx.token_inputs
+        } else {
+            0
+        },
     };
     let verdict = policy.evaluate(&info, texts, &NoScores);
     ctx.record_verdict(policy, direction, &verdict);
@@ -121,6 +146,41 @@ fn replacements(segments: &[TextSegment], v: &Verdict) -> Vec<(std::ops::Range<u
         }
     }
     out
+}
+
+/// Log-probabilities spell out the original tokens: a redacted completion loses them
+/// (chat and completions choices; Responses output parts).
+fn drop_logprobs(body: Vec<u8>) -> Vec<u8> {
+    if memchr::memmem::find(&body, b"\"logprobs\"").is_none() {
+        return body;
+    }
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let mut changed = false;
+    null_logprobs(&mut v, &mut changed);
+    match changed.then(|| serde_json::to_vec(&v)) {
+        Some(Ok(out)) => out,
+        _ => body,
+    }
+}
+
+fn null_logprobs(v: &mut Value, changed: &mut bool) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                let empty = child.is_null() || child.as_array().is_some_and(Vec::is_empty);
+                if k == "logprobs" && !empty {
+                    *child = Value::Null;
+                    *changed = true;
+                } else {
+                    null_logprobs(child, changed);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| null_logprobs(i, changed)),
+        _ => {}
+    }
 }
 
 /// Rewrites a completion whose output is blocked: every choice's content becomes the

@@ -58,6 +58,7 @@ impl Shared {
             Ok(resp) => resp,
             Err(err) => {
                 ctx.outcome = err.outcome();
+                ctx.finish_local();
                 err.into_response()
             }
         };
@@ -182,6 +183,8 @@ impl Shared {
         ctx.model = texts.model.clone();
         ctx.stream = texts.stream;
         ctx.request_segments = texts.segments.len();
+        ctx.opaque_inputs = texts.opaque_inputs;
+        ctx.token_inputs = texts.token_inputs;
         Ok(texts)
     }
 
@@ -286,7 +289,8 @@ impl Shared {
         if let Some(endpoint) = endpoint.filter(|_| success) {
             if content_type_is(&parts.headers, "application/json") {
                 let bytes = self.read_upstream(ctx, body, deadline).await?;
-                let bytes = self.inspect_response(ctx, endpoint, bytes, output_policy.as_deref());
+                let bytes =
+                    self.inspect_response(ctx, endpoint, bytes, output_policy.as_deref())?;
                 parts
                     .headers
                     .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
@@ -309,19 +313,24 @@ impl Shared {
         endpoint: Endpoint,
         body: Bytes,
         policy: Option<&Policy>,
-    ) -> Bytes {
+    ) -> Result<Bytes, ProxyError> {
         let t = Instant::now();
         let out = match openai::extract_response(endpoint, &body) {
             Ok(segments) => {
                 ctx.response_segments = segments.len();
-                match policy {
+                Ok(match policy {
                     Some(p) => guard::enforce_response(ctx, p, endpoint, &segments, body),
                     None => body,
-                }
+                })
+            }
+            // Output rules cannot vet what Parapet cannot read: fail closed.
+            Err(e) if policy.is_some() => {
+                tracing::warn!(request_id = ?ctx.request_id, error = %e, "unreadable upstream response refused");
+                Err(ProxyError::UpstreamUnreadable)
             }
             Err(e) => {
                 tracing::debug!(request_id = ?ctx.request_id, error = %e, "unreadable upstream response");
-                body
+                Ok(body)
             }
         };
         ctx.add_overhead(t.elapsed());

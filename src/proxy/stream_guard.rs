@@ -27,6 +27,9 @@ use super::sse::{data_event, typed_data_event, SseEvent, DONE_EVENT};
 use crate::policy::raw::{Direction, StreamMode};
 use crate::policy::{Decision, Policy, Text};
 
+/// Longest whitespace-free run held whole at the frontier (bytes).
+const MAX_TOKEN_HOLD: usize = 16 * 1024;
+
 struct Held {
     raw: Bytes,
     data: Option<Bytes>,
@@ -181,6 +184,7 @@ impl StreamGuard {
                         text: window,
                         role: Role::Assistant,
                         latest: true,
+                        joined: false,
                     }],
                 );
                 if judge && verdict.decision == Decision::Block {
@@ -211,6 +215,7 @@ impl StreamGuard {
                         text: &t.arguments,
                         role: Role::Assistant,
                         latest: true,
+                        joined: false,
                     })
                     .collect();
                 let v = evaluate(ctx, &self.policy, Direction::Output, &args);
@@ -228,6 +233,17 @@ impl StreamGuard {
             return text.len();
         }
         let mut f = floor(text, text.len().saturating_sub(self.holdback));
+        // A token longer than the window (a JWT, a key, a URL) is held whole until the
+        // whitespace after it arrives, so a detector sees it complete; up to a cap, so
+        // whitespace-free output cannot be held forever.
+        if let Some(run_start) = text[..f].rfind(char::is_whitespace).map(|i| i + 1) {
+            let run_is_open = !text[f..].contains(char::is_whitespace);
+            if run_is_open && text.len() - run_start <= MAX_TOKEN_HOLD {
+                f = run_start;
+            }
+        } else if !text[f..].contains(char::is_whitespace) && text.len() <= MAX_TOKEN_HOLD {
+            f = 0;
+        }
         if let Some(st) = self.choices.get(c as usize) {
             for (r, _) in &st.redactions {
                 if r.end > f && r.start < f {
@@ -273,6 +289,13 @@ impl StreamGuard {
                 ctx.shared_metrics().stream_unvetted.inc_by(unvetted as u64);
             }
             let mut rewritten = None;
+            if ev.ranges.is_empty() && self.endpoint == Endpoint::Responses {
+                // `*.done` and `response.completed` events repeat the whole text.
+                rewritten = ev
+                    .data
+                    .as_ref()
+                    .and_then(|d| self.rewrite_summary(d, ev.event.as_ref(), acc));
+            }
             for (c, r) in &ev.ranges {
                 self.choice(*c).released = r.end;
                 let st = &self.choices[*c as usize];
@@ -290,6 +313,38 @@ impl StreamGuard {
             }
             out.push_back(rewritten.unwrap_or(ev.raw));
         }
+    }
+
+    /// Replaces every string equal to a choice's full text with its redacted form.
+    fn rewrite_summary(
+        &self,
+        data: &[u8],
+        event: Option<&Bytes>,
+        acc: &StreamAccumulator,
+    ) -> Option<Bytes> {
+        let redacted: Vec<(&str, String)> = acc
+            .choices()
+            .iter()
+            .filter_map(|ch| {
+                let st = self.choices.get(ch.index as usize)?;
+                (!st.redactions.is_empty() && !ch.text.is_empty()).then(|| {
+                    let all = redact_piece(&ch.text, 0..ch.text.len(), &st.redactions);
+                    (ch.text.as_str(), all)
+                })
+            })
+            .collect();
+        if redacted.is_empty() {
+            return None;
+        }
+        let mut v: Value = serde_json::from_slice(data).ok()?;
+        if !replace_strings(&mut v, &redacted) {
+            return None;
+        }
+        let json = serde_json::to_vec(&v).ok()?;
+        Some(match event {
+            Some(name) => typed_data_event(name, &json),
+            None => data_event(&json),
+        })
     }
 
     fn rewrite_event(
@@ -310,10 +365,19 @@ impl StreamGuard {
                         } else {
                             ch.get_mut("delta")?["content"] = new.clone();
                         }
+                        // Log-probabilities spell the original tokens out.
+                        if ch.get("logprobs").is_some_and(|l| !l.is_null()) {
+                            ch["logprobs"] = Value::Null;
+                        }
                     }
                 }
             }
-            Endpoint::Responses => v["delta"] = new,
+            Endpoint::Responses => {
+                v["delta"] = new;
+                if v.get("logprobs").is_some_and(|l| !l.is_null()) {
+                    v["logprobs"] = Value::Null;
+                }
+            }
             Endpoint::Embeddings => return None,
         }
         let json = serde_json::to_vec(&v).ok()?;
@@ -400,6 +464,26 @@ fn redact_piece(text: &str, range: Range<usize>, redactions: &[(Range<usize>, St
     }
     out.push_str(text.get(at..range.end).unwrap_or(""));
     out
+}
+
+/// Replaces, anywhere in `v`, strings equal to an original text; true if any was.
+fn replace_strings(v: &mut Value, texts: &[(&str, String)]) -> bool {
+    match v {
+        Value::String(s) => match texts.iter().find(|(orig, _)| *orig == s.as_str()) {
+            Some((_, new)) => {
+                *s = new.clone();
+                true
+            }
+            None => false,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |acc, i| replace_strings(i, texts) | acc),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |acc, i| replace_strings(i, texts) | acc),
+        _ => false,
+    }
 }
 
 fn ids_of(data: &[u8]) -> Option<(Value, Value)> {

@@ -269,6 +269,65 @@ def mock(log_dir) -> Iterator[Mock]:
     m.proc.stop()
 
 
+@pytest.fixture(scope="session")
+def recording_mock(log_dir) -> Iterator[Mock]:
+    """A second mock that logs what it receives (`--record`): `upstream_log(recording_mock)`."""
+    m = start_mock(log_dir, "--record", "4096")
+    yield m
+    m.proc.stop()
+
+
+def upstream_log(m: Mock) -> dict:
+    """The recording mock's log: {"total": requests received, "requests": [...] oldest first}."""
+    r = http("GET", f"http://127.0.0.1:{m.port}/__mock/requests")
+    assert r.status == 200, r.body
+    return r.json()
+
+
+def scrape_metrics(admin_url: str) -> dict[tuple[str, frozenset], float]:
+    """Parapet's /metrics as {(name, frozenset of (label, value) pairs): value}."""
+    r = http("GET", f"{admin_url}/metrics")
+    assert r.status == 200, r.body
+    out: dict[tuple[str, frozenset], float] = {}
+    for line in r.body.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        name, _, labels = head.partition("{")
+        pairs = []
+        for part in _split_labels(labels.rstrip("}")):
+            k, _, v = part.partition("=")
+            pairs.append((k, json.loads(v)))
+        out[(name, frozenset(pairs))] = float(value)
+    return out
+
+
+def _split_labels(text: str) -> list[str]:
+    """Splits `a="x",b="y,z"` on the commas between labels (values may contain commas)."""
+    parts, cur, quoted, escaped = [], "", False, False
+    for ch in text:
+        if escaped:
+            cur, escaped = cur + ch, False
+        elif ch == "\\":
+            cur, escaped = cur + ch, True
+        elif ch == '"':
+            cur, quoted = cur + ch, not quoted
+        elif ch == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def metric_sum(samples: dict, name: str, **labels: str) -> float:
+    """The sum of `name` over the samples whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
+
+
 # ------------------------------------------------------------------------------------------
 # parapet
 # ------------------------------------------------------------------------------------------
@@ -332,7 +391,10 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-def start_parapet(log_dir: Path, config: dict, env: dict | None = None, attempts: int = 3) -> Parapet:
+def start_parapet(
+    log_dir: Path, config: dict, env: dict | None = None, attempts: int = 3, args: list | None = None
+) -> Parapet:
+    """`parapet serve --config <config as yaml> [args...]` on free ports, ready."""
     if not PARAPET_BIN.exists():
         pytest.fail(f"{PARAPET_BIN} not found: build it with `cargo build --release`")
     last_err: Exception | None = None
@@ -343,7 +405,7 @@ def start_parapet(log_dir: Path, config: dict, env: dict | None = None, attempts
         path.write_text(to_yaml(cfg) + "\n")
         proc = spawn(
             "parapet",
-            [PARAPET_BIN, "serve", "--config", path],
+            [PARAPET_BIN, "serve", "--config", path, *(args or [])],
             log_dir,
             env={"PARAPET_LOG": "info", "PARAPET_LOG_FORMAT": "text", **(env or {})},
         )
@@ -361,14 +423,20 @@ def start_parapet(log_dir: Path, config: dict, env: dict | None = None, attempts
 
 @pytest.fixture(scope="session")
 def parapet_factory(log_dir):
-    """start_parapet(config_overrides, upstream_url=...) -> Parapet; stopped at session end."""
+    """start_parapet(config_overrides, upstream_url=..., args=[extra serve flags]) -> Parapet;
+    stopped at session end."""
     started: list[Parapet] = []
 
-    def factory(overrides: dict | None = None, upstream_url: str | None = None, env: dict | None = None):
+    def factory(
+        overrides: dict | None = None,
+        upstream_url: str | None = None,
+        env: dict | None = None,
+        args: list | None = None,
+    ):
         if DIRECT:
             pytest.skip("PARAPET_E2E_DIRECT=1: needs Parapet itself")
         assert upstream_url is not None
-        p = start_parapet(log_dir, merge(default_config(upstream_url), overrides or {}), env)
+        p = start_parapet(log_dir, merge(default_config(upstream_url), overrides or {}), env, args=args)
         started.append(p)
         return p
 

@@ -151,6 +151,23 @@ async fn every_request_shape_is_inspected() {
 }
 
 #[tokio::test]
+async fn regression_token_id_prompts_cannot_bypass_the_default_policy() {
+    let mock = Mock::start(|_| Reply::json(200, CHAT_OK)).await;
+    let app = proxy(&mock, "");
+    for prompt in [
+        "[[44090, 477, 13]]",
+        "[44090, 477, 13]",
+        "[\"fine\", [1, 2]]",
+    ] {
+        let body = format!(r#"{{"model":"m","prompt":{prompt}}}"#);
+        let resp = send(&app, post("/v1/completions", &body)).await;
+        assert_eq!(resp.status(), 400, "{prompt}");
+        assert_eq!(resp.headers()["x-parapet-rules"], "block-token-prompts");
+    }
+    assert!(mock.received().is_empty());
+}
+
+#[tokio::test]
 async fn completions_are_redacted_and_blocked_without_streaming() {
     let yaml = r#"
 version: 1

@@ -16,6 +16,7 @@ pub(super) const MATCHERS: &[&str] = &[
     "pii",
     "length",
     "hidden_text",
+    "opaque_input",
     "classifier",
     "topic",
     "tenant",
@@ -157,6 +158,25 @@ fn matcher(cx: &mut Ctx, e: Entry, depth: usize) -> Option<RawCondKind> {
         "regex" => regex(cx, e),
         "pii" => names(cx, e).map(RawCondKind::Pii),
         "length" => length(cx, e),
+        "opaque_input" => match e.node {
+            Node::Scalar(s) if s.as_str() == "tokens" => {
+                Some(RawCondKind::OpaqueInput { tokens_only: true })
+            }
+            Node::Scalar(s) if s.as_str() == "any" => {
+                Some(RawCondKind::OpaqueInput { tokens_only: false })
+            }
+            _ => {
+                let message = format!("`opaque_input` takes `tokens` or `any`{}", cx.place);
+                let help = "`tokens`: prompts sent as token ids; `any`: also images, audio, files and stored prompts";
+                cx.error(
+                    cx.value_span(e),
+                    message,
+                    "expected `tokens` or `any`",
+                    Some(help.into()),
+                );
+                None
+            }
+        },
         "hidden_text" => match e.node {
             Node::Scalar(s) if s.as_bool() == Some(true) => Some(RawCondKind::HiddenText),
             _ => {

@@ -53,6 +53,8 @@ pub(crate) struct Sink<'b> {
     body: &'b [u8],
     pub(crate) segments: Vec<TextSegment>,
     pub(crate) opaque: u32,
+    /// Of which token-id arrays.
+    pub(crate) tokens: u32,
 }
 
 impl<'b> Sink<'b> {
@@ -61,6 +63,7 @@ impl<'b> Sink<'b> {
             body,
             segments: Vec::with_capacity(8),
             opaque: 0,
+            tokens: 0,
         }
     }
 
@@ -68,6 +71,12 @@ impl<'b> Sink<'b> {
         self.body
     }
 
+    pub(crate) fn token_ids(&mut self) {
+        self.tokens = self.tokens.saturating_add(1);
+        self.opaque();
+    }
+
+    /// Counts one input Parapet cannot read as text.
     pub(crate) fn opaque(&mut self) {
         self.opaque = self.opaque.saturating_add(1);
     }

@@ -97,7 +97,7 @@ impl Sink<'_> {
                     self.string(Some(item), origin, &at, true)?
                 }
                 b'-' | b'0'..=b'9' => tokens = true,
-                b'[' if self.token_array(item)? => self.opaque(),
+                b'[' if self.token_array(item)? => self.token_ids(),
                 _ => {
                     return Err(ExtractError::invalid(
                         at(),
@@ -107,7 +107,7 @@ impl Sink<'_> {
             }
         }
         if tokens {
-            self.opaque();
+            self.token_ids();
         }
         Ok(())
     }

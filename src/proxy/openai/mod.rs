@@ -261,4 +261,6 @@ pub struct RequestTexts {
     /// Inputs that cannot be scanned as text (token-id arrays,
     /// audio/image/file parts, ...), counted so a policy can fail closed.
     pub opaque_inputs: u32,
+    /// Of `opaque_inputs`, the token-id arrays (prompts written as token ids).
+    pub token_inputs: u32,
 }

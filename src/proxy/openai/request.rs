@@ -93,12 +93,14 @@ pub fn extract_request(endpoint: Endpoint, body: &[u8]) -> Result<RequestTexts> 
         Endpoint::Responses => responses(&mut sink, parse_object(body)?)?,
     };
     let opaque_inputs = sink.opaque;
+    let token_inputs = sink.tokens;
     Ok(RequestTexts {
         model,
         stream,
         n,
         segments: sink.finish(),
         opaque_inputs,
+        token_inputs,
     })
 }
 
