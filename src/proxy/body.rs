@@ -135,6 +135,14 @@ impl PassThrough {
             Poll::Ready(Some(Ok(frame))) => {
                 let next = Instant::now() + self.idle_after;
                 self.idle.as_mut().reset(next.into());
+                // A body of known length is complete with its last byte: the server
+                // need not poll again, so do not wait for the end-of-stream poll.
+                if self.upstream.is_end_stream() {
+                    if let Some(c) = ctx {
+                        c.upstream_finished();
+                        c.complete();
+                    }
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {

@@ -248,3 +248,37 @@ async fn paths_outside_v1_and_dot_segments_are_refused() {
     assert_eq!(error_code(&body_bytes(resp).await), "invalid_path");
     assert!(mock.received().is_empty());
 }
+
+#[tokio::test]
+async fn regression_passed_through_body_with_length_is_forwarded_not_client_closed() {
+    let mock = Mock::start(|_| Reply::json(500, r#"{"error":{"message":"boom"}}"#)).await;
+    let app = proxy(&mock, "");
+    let (addr, _stop, _task) = listen(app.clone()).await;
+    // Through a real server: hyper stops polling a body of known length at its last byte.
+    let req = http::Request::post(format!("http://{addr}/v1/embeddings"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(Bytes::from_static(
+            br#"{"input":"x"}"#,
+        )))
+        .unwrap();
+    let resp = client().request(req).await.unwrap();
+    assert_eq!(resp.status(), 500);
+    http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap();
+    let series = "parapet_requests_total{outcome=\"forwarded\",route=\"embeddings\"}";
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while metric(&app, series) < 1.0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the request is recorded as forwarded");
+    assert_eq!(
+        metric(
+            &app,
+            "parapet_requests_total{outcome=\"client_closed\",route=\"embeddings\"}"
+        ),
+        0.0
+    );
+}
