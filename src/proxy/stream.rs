@@ -192,9 +192,12 @@ impl SseRelay {
                 }
             }
             match (self.guard.as_mut(), self.acc.as_ref()) {
-                (Some(g), Some(acc)) => g.on_event(ev, delta.as_ref(), acc, ctx, &mut self.ready),
+                (Some(g), Some(acc)) => g.on_event(ev, delta.as_ref(), acc),
                 _ => self.ready.push_back(ev.raw),
             }
+        }
+        if let (Some(g), Some(acc)) = (self.guard.as_mut(), self.acc.as_ref()) {
+            g.flush(acc, ctx, &mut self.ready);
         }
         if self.guard.as_ref().is_some_and(StreamGuard::blocked) {
             // Stop reading: dropping the upstream body later cancels the generation.

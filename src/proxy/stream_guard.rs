@@ -27,6 +27,9 @@ use super::sse::{data_event, typed_data_event, SseEvent, DONE_EVENT};
 use crate::policy::raw::{Direction, StreamMode};
 use crate::policy::{Decision, Policy, Text};
 
+/// Least text (bytes) worth a re-evaluation before the choice is final.
+const MIN_RELEASE: usize = 32;
+
 /// Longest whitespace-free run held whole at the frontier (bytes).
 const MAX_TOKEN_HOLD: usize = 16 * 1024;
 
@@ -45,6 +48,8 @@ struct Held {
 #[derive(Default, Clone)]
 struct ChoiceState {
     released: usize,
+    /// How far the last evaluation vetted the text (nothing past it is released).
+    vetted: usize,
     finished: bool,
     redactions: Vec<(Range<usize>, String)>,
 }
@@ -103,8 +108,6 @@ impl StreamGuard {
         ev: SseEvent,
         delta: Option<&ChunkDelta>,
         acc: &StreamAccumulator,
-        ctx: &mut RequestCtx,
-        out: &mut VecDeque<Bytes>,
     ) {
         if self.blocked {
             return;
@@ -141,7 +144,19 @@ impl StreamGuard {
             tools,
             arrived: Instant::now(),
         });
-        self.vet(acc, ctx, out);
+    }
+
+    /// Vets what arrived since the last call and releases what may go: called once
+    /// per upstream read, so events that arrive together are judged together.
+    pub(crate) fn flush(
+        &mut self,
+        acc: &StreamAccumulator,
+        ctx: &mut RequestCtx,
+        out: &mut VecDeque<Bytes>,
+    ) {
+        if !self.blocked {
+            self.vet(acc, ctx, out);
+        }
     }
 
     /// A chunk could not be read, so its text cannot be vetted: block.
@@ -173,7 +188,11 @@ impl StreamGuard {
         for ch in acc.choices() {
             let c = ch.index;
             let released = self.choice(c).released;
-            if released < ch.text.len() || self.is_final(c) {
+            // Judge only when enough text could be released (or the choice is final):
+            // nothing leaves before it is judged, and short replies are judged once.
+            let releasable = self.frontier(acc, c).saturating_sub(released);
+            let due = releasable >= MIN_RELEASE || (self.is_final(c) && released < ch.text.len());
+            if due {
                 let start = floor(&ch.text, released.saturating_sub(self.holdback.max(64)));
                 let window = &ch.text[start..];
                 let verdict = evaluate(
@@ -206,6 +225,10 @@ impl StreamGuard {
                         }
                     }
                 }
+            }
+            if due {
+                let vetted = self.frontier(acc, c);
+                self.choice(c).vetted = vetted;
             }
             if self.is_final(c) && !ch.tool_calls.is_empty() {
                 let args: Vec<Text<'_>> = ch
@@ -264,7 +287,7 @@ impl StreamGuard {
             let ready = front
                 .ranges
                 .iter()
-                .all(|(c, r)| r.end <= self.frontier(acc, *c))
+                .all(|(c, r)| r.end <= self.choices.get(*c as usize).map_or(0, |st| st.vetted))
                 && front.tools.is_none_or(|c| self.is_final(c));
             if !ready {
                 break;
