@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
 #   1. cargo fmt --check, shellcheck   2. cargo clippy -D warnings   3. cargo test --all-targets
+#   3b. fuzz: every cargo-fuzz target for 20 s each (fuzz/run.sh; installs cargo-fuzz if missing)
 #   4. release build of parapet and examples/mock_upstream
-#   5. .venv (scripts/setup-python.sh) and the llama.cpp demo LLM (scripts/demo-llm.sh --setup)
+#   5. .venv (scripts/setup-python.sh), `parapet check` + `parapet test` on policies/, deploy/test.sh,
+#      and the llama.cpp demo LLM (scripts/demo-llm.sh --setup)
 #   6. the e2e suite (pytest, official openai SDK) against the release binaries
 #   7. a short load-benchmark smoke (benches/load/run.sh, BENCH_SECS=1; fails only on errors)
 # Every step runs even if an earlier one failed (unless it needs that one); a summary follows and
 # the exit status is non-zero if any step failed.
 #
 # Env: PARAPET_SKIP_LLM=1   skip the llama.cpp part (quick local runs only; CI never sets it)
+#      PARAPET_SKIP_FUZZ=1  skip the fuzz step (quick local runs only; CI never sets it)
+#      PARAPET_FUZZ_SECS    seconds per fuzz target (default 20)
 #      PARAPET_SKIP_BENCH=1 skip the load-benchmark smoke
 #      PYTEST_ARGS          extra pytest arguments (e.g. "-k stream -x")
 set -euo pipefail
@@ -18,6 +22,9 @@ cd "$REPO_ROOT"
 
 if [ -n "${CI:-}" ] && [ "${PARAPET_SKIP_LLM:-}" = 1 ]; then
     die "PARAPET_SKIP_LLM=1 is for quick local runs; CI must run the llama.cpp tests"
+fi
+if [ -n "${CI:-}" ] && [ "${PARAPET_SKIP_FUZZ:-}" = 1 ]; then
+    die "PARAPET_SKIP_FUZZ=1 is for quick local runs; CI must run the fuzz targets"
 fi
 
 STEPS=()
@@ -74,14 +81,37 @@ run_e2e() {
 
 step fmt cargo fmt --all -- --check
 if have shellcheck; then
-    step shellcheck shellcheck -x scripts/*.sh benches/load/*.sh .ci/run
+    step shellcheck shellcheck -x scripts/*.sh benches/load/*.sh fuzz/run.sh .ci/run
 else
     skip shellcheck "shellcheck not installed"
 fi
 step clippy cargo clippy --all-targets -- -D warnings
 step cargo-test cargo test --all-targets
+if [ "${PARAPET_SKIP_FUZZ:-}" = 1 ]; then
+    skip fuzz "PARAPET_SKIP_FUZZ=1"
+else
+    step fuzz fuzz/run.sh "${PARAPET_FUZZ_SECS:-20}"
+fi
 step build-release cargo build --release --bin parapet --example mock_upstream
 step python-venv scripts/setup-python.sh
+
+# The shipped policies compile cleanly and their inline tests pass.
+check_policies() {
+    "$PARAPET_BIN" check policies/ policies/examples/ && "$PARAPET_BIN" test policies/ policies/examples/
+}
+if ok build-release; then
+    step policies check_policies
+else
+    skip policies "needs build-release"
+    FAILED+=("policies")
+fi
+# deploy/: hadolint, kubernetes-validate, promtool rules and tests, the dashboard's metric names.
+if ok build-release && ok python-venv; then
+    step deploy deploy/test.sh
+else
+    skip deploy "needs build-release and python-venv"
+    FAILED+=("deploy")
+fi
 if [ "${PARAPET_SKIP_LLM:-}" = 1 ]; then
     skip demo-llm "PARAPET_SKIP_LLM=1"
 else
