@@ -61,7 +61,9 @@ pub(crate) struct StreamGuard {
     mode: StreamMode,
     holdback: usize,
     held: VecDeque<Held>,
-    choices: Vec<ChoiceState>,
+    /// Per-choice state, keyed by choice index (sparse: an upstream choosing index
+    /// 4294967295 costs one entry, not four billion).
+    choices: Vec<(u32, ChoiceState)>,
     ids: Option<(Value, Value)>,
     blocked: bool,
     ended: bool,
@@ -94,11 +96,18 @@ impl StreamGuard {
     }
 
     fn choice(&mut self, c: u32) -> &mut ChoiceState {
-        let i = c as usize;
-        if self.choices.len() <= i {
-            self.choices.resize(i + 1, ChoiceState::default());
-        }
-        &mut self.choices[i]
+        let i = match self.choices.iter().position(|(k, _)| *k == c) {
+            Some(i) => i,
+            None => {
+                self.choices.push((c, ChoiceState::default()));
+                self.choices.len() - 1
+            }
+        };
+        &mut self.choices[i].1
+    }
+
+    fn state(&self, c: u32) -> Option<&ChoiceState> {
+        self.choices.iter().find(|(k, _)| *k == c).map(|(_, s)| s)
     }
 
     /// Takes one event (already fed to `acc`, which returned `delta`); appends what may
@@ -180,7 +189,7 @@ impl StreamGuard {
     }
 
     fn is_final(&self, c: u32) -> bool {
-        self.ended || self.choices.get(c as usize).is_some_and(|s| s.finished)
+        self.ended || self.state(c).is_some_and(|s| s.finished)
     }
 
     fn vet(&mut self, acc: &StreamAccumulator, ctx: &mut RequestCtx, out: &mut VecDeque<Bytes>) {
@@ -267,7 +276,7 @@ impl StreamGuard {
         } else if !text[f..].contains(char::is_whitespace) && text.len() <= MAX_TOKEN_HOLD {
             f = 0;
         }
-        if let Some(st) = self.choices.get(c as usize) {
+        if let Some(st) = self.state(c) {
             for (r, _) in &st.redactions {
                 if r.end > f && r.start < f {
                     f = r.start;
@@ -287,7 +296,7 @@ impl StreamGuard {
             let ready = front
                 .ranges
                 .iter()
-                .all(|(c, r)| r.end <= self.choices.get(*c as usize).map_or(0, |st| st.vetted))
+                .all(|(c, r)| r.end <= self.state(*c).map_or(0, |st| st.vetted))
                 && front.tools.is_none_or(|c| self.is_final(c));
             if !ready {
                 break;
@@ -319,19 +328,29 @@ impl StreamGuard {
                     .as_ref()
                     .and_then(|d| self.rewrite_summary(d, ev.event.as_ref(), acc));
             }
+            let mut pieces: Vec<(u32, String)> = Vec::new();
             for (c, r) in &ev.ranges {
-                self.choice(*c).released = r.end;
-                let st = &self.choices[*c as usize];
+                let st = self.choice(*c);
+                st.released = r.end;
                 if st
                     .redactions
                     .iter()
                     .any(|(x, _)| x.start < r.end && r.start < x.end)
                 {
-                    let piece = redact_piece(text_of(acc, *c), r.clone(), &st.redactions);
-                    rewritten = ev
-                        .data
-                        .as_ref()
-                        .and_then(|d| self.rewrite_event(d, ev.event.as_ref(), *c, &piece));
+                    pieces.push((
+                        *c,
+                        redact_piece(text_of(acc, *c), r.clone(), &st.redactions),
+                    ));
+                }
+            }
+            if !pieces.is_empty() {
+                rewritten = ev
+                    .data
+                    .as_ref()
+                    .and_then(|d| self.rewrite_event(d, ev.event.as_ref(), &pieces));
+                if rewritten.is_none() {
+                    // The redaction cannot be applied to this chunk's shape: fail closed.
+                    return self.block(out);
                 }
             }
             out.push_back(rewritten.unwrap_or(ev.raw));
@@ -349,7 +368,7 @@ impl StreamGuard {
             .choices()
             .iter()
             .filter_map(|ch| {
-                let st = self.choices.get(ch.index as usize)?;
+                let st = self.state(ch.index)?;
                 (!st.redactions.is_empty() && !ch.text.is_empty()).then(|| {
                     let all = redact_piece(&ch.text, 0..ch.text.len(), &st.redactions);
                     (ch.text.as_str(), all)
@@ -370,33 +389,57 @@ impl StreamGuard {
         })
     }
 
+    /// Rewrites the text of every listed choice in one chunk; None if any of them
+    /// cannot be found or has no text field to rewrite.
     fn rewrite_event(
         &self,
         data: &[u8],
         event: Option<&Bytes>,
-        c: u32,
-        text: &str,
+        pieces: &[(u32, String)],
     ) -> Option<Bytes> {
         let mut v: Value = serde_json::from_slice(data).ok()?;
-        let new = Value::String(text.to_owned());
         match self.endpoint {
             Endpoint::ChatCompletions | Endpoint::Completions => {
-                for ch in v.get_mut("choices")?.as_array_mut()? {
-                    if ch.get("index").and_then(Value::as_u64) == Some(u64::from(c)) {
-                        if self.endpoint == Endpoint::Completions {
-                            ch["text"] = new.clone();
-                        } else {
-                            ch.get_mut("delta")?["content"] = new.clone();
-                        }
-                        // Log-probabilities spell the original tokens out.
-                        if ch.get("logprobs").is_some_and(|l| !l.is_null()) {
-                            ch["logprobs"] = Value::Null;
-                        }
+                let choices = v.get_mut("choices")?.as_array_mut()?;
+                for (c, text) in pieces {
+                    // The accumulator keys a choice by its `index`, or by position when absent.
+                    let pos = choices
+                        .iter()
+                        .position(|ch| {
+                            ch.get("index").and_then(Value::as_u64) == Some(u64::from(*c))
+                        })
+                        .or_else(|| {
+                            let at = *c as usize;
+                            choices
+                                .get(at)
+                                .filter(|ch| ch.get("index").is_none())
+                                .map(|_| at)
+                        })?;
+                    let ch = &mut choices[pos];
+                    let new = Value::String(text.clone());
+                    if let Some(slot) = ch
+                        .get_mut("delta")
+                        .and_then(|d| d.get_mut("content"))
+                        .filter(|x| x.is_string())
+                    {
+                        *slot = new;
+                    } else if let Some(slot) = ch.get_mut("text").filter(|x| x.is_string()) {
+                        *slot = new;
+                    } else {
+                        return None;
+                    }
+                    // Log-probabilities spell the original tokens out.
+                    if ch.get("logprobs").is_some_and(|l| !l.is_null()) {
+                        ch["logprobs"] = Value::Null;
                     }
                 }
             }
             Endpoint::Responses => {
-                v["delta"] = new;
+                let [(_, text)] = pieces else { return None };
+                if !v.get("delta").is_some_and(Value::is_string) {
+                    return None;
+                }
+                v["delta"] = Value::String(text.clone());
                 if v.get("logprobs").is_some_and(|l| !l.is_null()) {
                     v["logprobs"] = Value::Null;
                 }
@@ -414,11 +457,10 @@ impl StreamGuard {
         self.blocked = true;
         self.held.clear();
         let (id, model) = self.ids.clone().unwrap_or((Value::Null, Value::Null));
-        let indices: Vec<u32> = if self.choices.is_empty() {
-            vec![0]
-        } else {
-            (0..self.choices.len() as u32).collect()
-        };
+        let mut indices: Vec<u32> = self.choices.iter().map(|(k, _)| *k).collect();
+        if indices.is_empty() {
+            indices.push(0);
+        }
         match self.endpoint {
             Endpoint::Responses => {
                 let body = serde_json::json!({"type": "response.incomplete", "response": {"id": id, "model": model, "status": "incomplete", "incomplete_details": {"reason": "content_filter"}}});

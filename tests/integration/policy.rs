@@ -471,3 +471,57 @@ async fn guarded_stream_that_dies_releases_vetted_text_then_the_error() {
     assert_eq!(text, "write to [EMAIL] soon");
     assert!(!raw.contains("example.com"), "{raw}");
 }
+
+/// Relays one SSE body through the default policy and returns what the client got.
+async fn relay_default(body: &'static str) -> String {
+    let mock =
+        Mock::start(move |_| Reply::sse(vec![Piece::Data(Bytes::from_static(body.as_bytes()))]))
+            .await;
+    let app = proxy(&mock, "");
+    let resp = send(
+        &app,
+        post("/v1/chat/completions", r#"{"stream":true,"messages":[]}"#),
+    )
+    .await;
+    String::from_utf8(body_bytes(resp).await.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn regression_huge_choice_index_neither_crashes_nor_leaks() {
+    let got = relay_default(concat!(
+        r#"data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":4294967295,"delta":{"content":"mail me at bob@example.com now"},"finish_reason":null}]}"#,
+        "\n\ndata: [DONE]\n\n"
+    ))
+    .await;
+    assert!(!got.contains("bob@example.com"), "{got}");
+    assert!(
+        got.contains("[EMAIL]") || got.contains("content_filter"),
+        "{got}"
+    );
+}
+
+#[tokio::test]
+async fn regression_chunks_without_index_and_with_two_choices_are_all_redacted() {
+    let got = relay_default(concat!(
+        r#"data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"delta":{"content":"mail me at bob@example.com now"},"finish_reason":null}]}"#,
+        "\n\n",
+        r#"data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":1,"delta":{"content":"a: ann@example.com ok"}},{"index":2,"delta":{"content":"b: bea@example.com ok"}}]}"#,
+        "\n\ndata: [DONE]\n\n"
+    ))
+    .await;
+    for leak in ["bob@example.com", "ann@example.com", "bea@example.com"] {
+        assert!(!got.contains(leak), "`{leak}` leaked: {got}");
+    }
+    assert_eq!(got.matches("[EMAIL]").count(), 3, "{got}");
+}
+
+#[tokio::test]
+async fn regression_unrewritable_chunk_shape_fails_closed() {
+    // A chat chunk carrying `text` instead of `delta.content`.
+    let got = relay_default(concat!(
+        r#"data: {"id":"c","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"text":"mail me at bob@example.com now"}]}"#,
+        "\n\ndata: [DONE]\n\n"
+    ))
+    .await;
+    assert!(!got.contains("bob@example.com"), "{got}");
+}
