@@ -213,6 +213,15 @@ fn stream_of(pieces: &[&str]) -> Vec<u8> {
     chat_stream(pieces)
 }
 
+/// Sends a streamed chat request and reads the whole relayed body.
+async fn send_stream(app: &parapet::App) -> Bytes {
+    let req = post(
+        "/v1/chat/completions",
+        r#"{"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    body_bytes(send(app, req).await).await
+}
+
 /// The assistant text a client reassembles from a relayed stream, and its finish reason.
 fn reassemble(body: &[u8]) -> (String, Option<String>, bool) {
     let mut text = String::new();
@@ -252,15 +261,7 @@ async fn stream_redaction_catches_a_match_split_across_chunks() {
     })
     .await;
     let app = proxy(&mock, "");
-    let resp = send(
-        &app,
-        post(
-            "/v1/chat/completions",
-            r#"{"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
-        ),
-    )
-    .await;
-    let body = body_bytes(resp).await;
+    let body = send_stream(&app).await;
     let (text, finish, done) = reassemble(&body);
     assert_eq!(text, "Contact me at [EMAIL] or call [PHONE] today.");
     assert_eq!(finish.as_deref(), Some("stop"));
@@ -291,15 +292,7 @@ lists:
     })
     .await;
     let app = with_policy(&mock, &policy_file("s", yaml));
-    let resp = send(
-        &app,
-        post(
-            "/v1/chat/completions",
-            r#"{"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
-        ),
-    )
-    .await;
-    let body = body_bytes(resp).await;
+    let body = send_stream(&app).await;
     let (text, finish, done) = reassemble(&body);
     assert_eq!(finish.as_deref(), Some("content_filter"));
     assert!(done);
