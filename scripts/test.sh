@@ -140,8 +140,14 @@ printf '  %-14s %6s  %s\n' step seconds result
 for i in "${!STEPS[@]}"; do
     printf '  %-14s %6s  %s\n' "${STEPS[$i]}" "${TIMES[$i]}" "${RESULTS[$i]}"
 done
+passed=0
+for r in "${RESULTS[@]}"; do
+    [ "$r" = ok ] && passed=$((passed + 1))
+done
 if [ "${#FAILED[@]}" -gt 0 ]; then
     printf 'test.sh: FAILED: %s\n' "${FAILED[*]}"
+    printf 'steps: %d passed, %d failed\n' "$passed" "${#FAILED[@]}"
     exit 1
 fi
 printf 'test.sh: all steps OK\n'
+printf 'steps: %d passed, 0 failed\n' "$passed"
