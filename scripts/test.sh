@@ -142,7 +142,7 @@ for i in "${!STEPS[@]}"; do
 done
 passed=0
 for r in "${RESULTS[@]}"; do
-    [ "$r" = ok ] && passed=$((passed + 1))
+    if [ "$r" = ok ]; then passed=$((passed + 1)); fi
 done
 if [ "${#FAILED[@]}" -gt 0 ]; then
     printf 'test.sh: FAILED: %s\n' "${FAILED[*]}"
