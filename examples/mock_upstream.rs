@@ -787,6 +787,21 @@ impl Controls {
 
     /// The stream events of several choices: one choice after the other, or, when
     /// scripted, round-robin so that the choices' pieces interleave.
+    /// Interleaves the choices' events, appends the usage chunk (if asked for) and
+    /// `[DONE]`, and answers with the stream.
+    fn close_stream(
+        &self,
+        per_choice: Vec<Vec<Bytes>>,
+        usage_chunk: Option<Value>,
+    ) -> Response<MockBody> {
+        let mut events = self.merge_choices(per_choice);
+        if let Some(last) = usage_chunk {
+            events.push(sse_data(&last));
+        }
+        events.push(Bytes::from_static(SSE_DONE));
+        self.events_response(SSE_CONTENT_TYPE, events)
+    }
+
     fn merge_choices(&self, per_choice: Vec<Vec<Bytes>>) -> Vec<Bytes> {
         if !self.scripted() {
             return per_choice.into_iter().flatten().collect();
@@ -977,14 +992,12 @@ fn chat_completions(
         ))));
         per_choice.push(events);
     }
-    let mut events = c.merge_choices(per_choice);
-    if cm.include_usage {
+    let usage_chunk = cm.include_usage.then(|| {
         let mut last = chunk(json!([]));
         last["usage"] = usage;
-        events.push(sse_data(&last));
-    }
-    events.push(Bytes::from_static(SSE_DONE));
-    c.events_response(SSE_CONTENT_TYPE, events)
+        last
+    });
+    c.close_stream(per_choice, usage_chunk)
 }
 
 fn completions(
@@ -1073,14 +1086,12 @@ fn completions(
         events.push(sse_data(&chunk(ch)));
         per_choice.push(events);
     }
-    let mut events = c.merge_choices(per_choice);
-    if cm.include_usage {
+    let usage_chunk = cm.include_usage.then(|| {
         let mut last = chunk(json!([]));
         last["usage"] = usage;
-        events.push(sse_data(&last));
-    }
-    events.push(Bytes::from_static(SSE_DONE));
-    c.events_response(SSE_CONTENT_TYPE, events)
+        last
+    });
+    c.close_stream(per_choice, usage_chunk)
 }
 
 fn embeddings(c: &Controls, v: &Value) -> Response<MockBody> {

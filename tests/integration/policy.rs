@@ -193,14 +193,14 @@ rules:
     })
     .await;
     let app = with_policy(&mock, &policy_file("out", yaml));
-    let resp = send(&app, post("/v1/chat/completions", &chat("email?"))).await;
+    let resp = send_chat(&app, "email?").await;
     assert_eq!(resp.headers()["x-parapet-decision"], "redact");
     let v: serde_json::Value = serde_json::from_slice(&body_bytes(resp).await).unwrap();
     assert_eq!(
         v["choices"][0]["message"]["content"],
         "Write to [EMAIL] now"
     );
-    let resp = send(&app, post("/v1/chat/completions", &chat("codes?"))).await;
+    let resp = send_chat(&app, "codes?").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-parapet-decision"], "block");
     let v: serde_json::Value = serde_json::from_slice(&body_bytes(resp).await).unwrap();
@@ -211,6 +211,14 @@ rules:
 /// An SSE body whose content deltas are `pieces`.
 fn stream_of(pieces: &[&str]) -> Vec<u8> {
     chat_stream(pieces)
+}
+
+/// Sends a one-message chat request.
+async fn send_chat(
+    app: &parapet::App,
+    content: &str,
+) -> http::Response<parapet::proxy::body::ProxyBody> {
+    send(app, post("/v1/chat/completions", &chat(content))).await
 }
 
 /// Sends a streamed chat request and reads the whole relayed body.
@@ -342,11 +350,7 @@ rules:
 "#;
     let mock = Mock::start(|_| Reply::json(200, CHAT_OK)).await;
     let app = with_policy(&mock, &policy_file("canary", yaml));
-    let resp = send(
-        &app,
-        post("/v1/chat/completions", &chat("a forbidden word")),
-    )
-    .await;
+    let resp = send_chat(&app, "a forbidden word").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-parapet-decision"], "annotate");
     assert_eq!(resp.headers()["x-parapet-rules"], "would-block,note-it");
@@ -372,11 +376,7 @@ rules:
 "#;
     let mock = Mock::start(|_| Reply::json(200, CHAT_OK)).await;
     let app = with_policy(&mock, &policy_file("t", yaml));
-    let resp = send(
-        &app,
-        post("/v1/chat/completions", &chat("status of Project Falcon?")),
-    )
-    .await;
+    let resp = send_chat(&app, "status of Project Falcon?").await;
     assert_eq!(resp.status(), 400);
     let mut req = post("/v1/chat/completions", &chat("status of Project Falcon?"));
     req.headers_mut()
@@ -393,12 +393,7 @@ async fn reload_swaps_only_a_policy_that_compiles() {
     let app = with_policy(&mock, &path);
     let status = |word: &'static str| {
         let app = app.clone();
-        async move {
-            send(&app, post("/v1/chat/completions", &chat(word)))
-                .await
-                .status()
-                .as_u16()
-        }
+        async move { send_chat(&app, word).await.status().as_u16() }
     };
     assert_eq!((status("foo").await, status("bar").await), (400, 200));
     std::fs::write(&path, v1.replace("foo", "bar")).unwrap();
