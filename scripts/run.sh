@@ -16,6 +16,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
 have cargo || die "cargo not found: install Rust (https://rustup.rs)"
+# The classifiers run on ONNX Runtime, taken from its pinned PyPI wheel (cached in .cache/).
+scripts/fetch-onnxruntime.sh
 log "building parapet (release)"
 cargo build --release --bin parapet
 PARAPET="$(target_dir)/release/parapet"

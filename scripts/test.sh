@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it:
+#   0. ONNX Runtime (scripts/fetch-onnxruntime.sh: the pinned PyPI wheel's library, cached)
 #   1. cargo fmt --check, shellcheck   2. cargo clippy -D warnings   3. cargo test --all-targets
+#      (the classifier tests run the shipped models on the real ONNX Runtime)
 #   3b. fuzz: every cargo-fuzz target for 20 s each (fuzz/run.sh; installs cargo-fuzz if missing)
 #   4. release build of parapet and examples/mock_upstream
-#   5. .venv (scripts/setup-python.sh), `parapet check` + `parapet test` on policies/, deploy/test.sh,
+#   5. .venv (scripts/setup-python.sh), `parapet check` + `parapet test` (pinned scores and
+#      --real-classifiers) on policies/, deploy/test.sh,
 #      and the llama.cpp demo LLM (scripts/demo-llm.sh --setup)
 #   6. the e2e suite (pytest, official openai SDK) against the release binaries
 #   7. a short load-benchmark smoke (benches/load/run.sh, BENCH_SECS=1; fails only on errors)
@@ -79,6 +82,7 @@ run_e2e() {
     return "$rc"
 }
 
+step onnxruntime scripts/fetch-onnxruntime.sh
 step fmt cargo fmt --all -- --check
 if have shellcheck; then
     step shellcheck shellcheck -x scripts/*.sh benches/load/*.sh fuzz/run.sh .ci/run
@@ -97,9 +101,11 @@ step python-venv scripts/setup-python.sh
 
 # The shipped policies compile cleanly and their inline tests pass.
 check_policies() {
-    "$PARAPET_BIN" check policies/ policies/examples/ && "$PARAPET_BIN" test policies/ policies/examples/
+    "$PARAPET_BIN" check policies/ policies/examples/ &&
+        "$PARAPET_BIN" test policies/ policies/examples/ &&
+        "$PARAPET_BIN" test --real-classifiers policies/ policies/examples/
 }
-if ok build-release; then
+if ok build-release && ok onnxruntime; then
     step policies check_policies
 else
     skip policies "needs build-release"

@@ -14,6 +14,9 @@ use http::uri::{Authority, Scheme};
 use http::Uri;
 use serde::Deserialize;
 
+mod classifiers;
+pub use classifiers::{default_classifiers_dir, ClassifierConfig};
+
 /// Everything `parapet serve` needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,6 +38,8 @@ pub struct Config {
     pub tenant_header: Option<http::HeaderName>,
     /// How often policy files are checked for changes (0: never; SIGHUP always reloads).
     pub policy_reload_interval: Duration,
+    /// The classifier runtime.
+    pub classifiers: ClassifierConfig,
 }
 
 /// The upstream endpoint, parsed.
@@ -166,6 +171,24 @@ pub struct FileConfig {
     pub tenant_header: Option<String>,
     /// See [`Config::policy_reload_interval`].
     pub policy_reload_interval: Option<HumanDuration>,
+    /// See [`ClassifierConfig`].
+    #[serde(default)]
+    pub classifiers: FileClassifiers,
+}
+
+/// `classifiers:` section of the file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct FileClassifiers {
+    pub enabled: Option<bool>,
+    pub dir: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub intra_threads: Option<usize>,
+    pub max_batch: Option<usize>,
+    pub cache_entries: Option<usize>,
+    pub budget: Option<HumanDuration>,
+    pub max_windows: Option<usize>,
 }
 
 /// `upstream:` section of the file.
@@ -220,6 +243,8 @@ pub struct Overrides {
     pub deny_unknown_routes: Option<bool>,
     /// `--policy` (repeatable) / `PARAPET_POLICY` (comma-separated).
     pub policies: Vec<PathBuf>,
+    /// `--classifiers` / `PARAPET_CLASSIFIERS`: the model directory.
+    pub classifiers_dir: Option<PathBuf>,
 }
 
 /// Default proxy listen address.
@@ -363,6 +388,7 @@ impl Config {
             policy_reload_interval: file
                 .policy_reload_interval
                 .map_or(Duration::from_secs(2), |d| d.0),
+            classifiers: ClassifierConfig::resolve(file.classifiers, over.classifiers_dir)?,
         })
     }
 }

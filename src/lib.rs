@@ -5,8 +5,10 @@
 
 #![warn(missing_docs)]
 
+pub mod classify;
 pub mod config;
 pub mod detect;
+pub mod eval;
 pub mod metrics;
 pub mod policy;
 pub mod proxy;

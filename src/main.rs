@@ -27,12 +27,21 @@ enum Command {
     /// `PARAPET_UPSTREAM_API_KEY` or the config file, never from a flag.
     Serve(ServeArgs),
     /// Validate policy files: every diagnostic at once; exit 1 on any error.
+    ///
+    /// `classifier:` references are checked against the model manifests when a model
+    /// directory is found (no model is run).
     Check {
         /// Policy files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Model directory [default: ./classifiers, then the installed models].
+        #[arg(long, env = "PARAPET_CLASSIFIERS", value_name = "DIR")]
+        classifiers: Option<PathBuf>,
     },
     /// Run the inline tests of policy files; the last line is "N passed, N failed".
+    ///
+    /// Classifier and topic scores are the tests' pinned `scores` (unpinned: 0), unless
+    /// `--real-classifiers` runs the models.
     Test {
         /// Policy files or directories.
         #[arg(required = true)]
@@ -40,7 +49,18 @@ enum Command {
         /// Also list rules that no test expects to fire.
         #[arg(long)]
         coverage: bool,
+        /// Score texts with the real models instead of the pinned scores.
+        #[arg(long)]
+        real_classifiers: bool,
+        /// Model directory [default: ./classifiers, then the installed models].
+        #[arg(long, env = "PARAPET_CLASSIFIERS", value_name = "DIR")]
+        classifiers: Option<PathBuf>,
     },
+    /// Print the classifier scores of a text as JSON, and with --policy the rules that fire.
+    Classify(commands::classify::ClassifyArgs),
+    /// Measure a policy on labelled texts (JSONL: `text`, `label`): precision, recall,
+    /// false-positive rate and latency per rule and per classifier label.
+    Eval(commands::eval::EvalArgs),
 }
 
 #[derive(clap::Args)]
@@ -73,6 +93,10 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     policies: Vec<PathBuf>,
+    /// Model directory for classifier and topic rules [default: ./classifiers, then the
+    /// installed models].
+    #[arg(long, env = "PARAPET_CLASSIFIERS", value_name = "DIR")]
+    classifiers: Option<PathBuf>,
     /// Log format [default: text on a terminal, json otherwise]; the level is set by PARAPET_LOG (default info).
     #[arg(long, env = "PARAPET_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
@@ -88,8 +112,22 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Check { paths } => std::process::exit(commands::check(&paths)?),
-        Command::Test { paths, coverage } => std::process::exit(commands::test(&paths, coverage)?),
+        Command::Check { paths, classifiers } => {
+            std::process::exit(commands::check(&paths, classifiers)?)
+        }
+        Command::Test {
+            paths,
+            coverage,
+            real_classifiers,
+            classifiers,
+        } => std::process::exit(commands::test(
+            &paths,
+            coverage,
+            real_classifiers,
+            classifiers,
+        )?),
+        Command::Classify(args) => std::process::exit(commands::classify::run(args)?),
+        Command::Eval(args) => std::process::exit(commands::eval::run(args)?),
     }
 }
 
@@ -125,6 +163,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_concurrency: args.max_concurrency,
         deny_unknown_routes: args.deny_unknown_routes,
         policies: args.policies,
+        classifiers_dir: args.classifiers,
     };
     let config = Config::resolve(file, overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

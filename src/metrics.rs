@@ -53,6 +53,9 @@ pub struct Metrics {
     pub stream_holdback: Histogram,
     /// `parapet_stream_unvetted_chars_total`: characters released before full vetting (stream_first).
     pub stream_unvetted: IntCounter,
+    /// `parapet_classifier_errors_total{kind}`: classifications that did not finish in
+    /// time (`timeout`), were refused (`overloaded`) or failed (`failed`).
+    pub classifier_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -168,6 +171,14 @@ impl Metrics {
             "Characters released in stream_first mode before the output rules saw their full context.",
         )
         .expect("valid metric");
+        let classifier_errors = IntCounterVec::new(
+            Opts::new(
+                "parapet_classifier_errors_total",
+                "Classifications that timed out, were refused for overload, or failed, by kind.",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
         let m = Self {
             registry,
             requests,
@@ -184,13 +195,15 @@ impl Metrics {
             policy_info,
             stream_holdback,
             stream_unvetted,
+            classifier_errors,
         };
         m.register_all();
         m
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 15] = [
+            Box::new(self.classifier_errors.clone()),
             Box::new(self.decisions.clone()),
             Box::new(self.policy_reloads.clone()),
             Box::new(self.policy_info.clone()),
@@ -209,6 +222,11 @@ impl Metrics {
         for c in collectors {
             self.registry.register(c).expect("metric names are unique");
         }
+    }
+
+    /// The registry every metric is in (the classifier runtime registers its own here).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Renders the Prometheus text exposition format.

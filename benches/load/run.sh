@@ -4,15 +4,16 @@
 # Starts the mock upstream in --canned mode (precomputed responses: it costs next to nothing),
 # Parapet in front of it, and (if installed) nginx as a plain reverse proxy in front of it, the
 # floor any proxy is compared with. For non-streamed chat and streamed chat (a 20-event SSE
-# stream) it measures every path:
+# stream) and chat with a new prompt every request (`novel`: every prompt is classified, no score
+# comes from the cache) it measures every path:
 #   - one request at a time:  wrk -t1 -c1  -d$BENCH_SECS --latency  -> p50 / p99
 #   - saturation:             wrk -t$BENCH_SAT_THREADS -c$BENCH_SAT_CONNS -d$BENCH_SECS -> req/s
 # and prints a Markdown table: latency added over direct at c1, throughput relative to direct
-# and to nginx at saturation. Exits non-zero if any request failed (non-2xx, socket errors) or a
+# and to nginx at saturation, and Parapet's peak resident memory (VmHWM) over the whole run. Exits non-zero if any request failed (non-2xx, socket errors) or a
 # path returned a wrong body, so a 1-2 second run works as a CI smoke test.
 #
 # Env:
-#   BENCH_SECS=10          seconds per wrk run (12 runs in all, plus 1 s warm-ups when >= 5)
+#   BENCH_SECS=10          seconds per wrk run (18 runs in all, plus 1 s warm-ups when >= 5)
 #   BENCH_SAT_CONNS=32     connections for the saturation runs
 #   BENCH_SAT_THREADS=1    wrk threads for the saturation runs
 #   BENCH_PIN=0            1: wrk on CPU 0, the mock on CPU 1 (one worker thread), proxies free;
@@ -93,6 +94,7 @@ PARAPET_LOG="${PARAPET_LOG:-info}" PARAPET_LOG_FORMAT=json \
     "$PARAPET" serve --upstream "http://$MOCK_ADDR/v1" --listen "127.0.0.1:$P_PORT" \
     --admin-listen "127.0.0.1:$A_PORT" "${extra[@]}" >"$WORK/parapet.log" 2>&1 &
 PIDS+=($!)
+PARAPET_PID=$!
 if ! wait_http "http://127.0.0.1:$A_PORT/readyz" 30 "${PIDS[-1]}"; then
     tail -n 20 "$WORK/parapet.log" >&2
     die "parapet did not become ready"
@@ -174,17 +176,18 @@ to_us() {
 
 declare -A P50 P99 RPS
 run_wrk() { # run_wrk NAME URL KIND(chat|stream) MODE(c1|sat)
-    local name="$1" url="$2" kind="$3" mode="$4" out stream=0 args
+    local name="$1" url="$2" kind="$3" mode="$4" out stream=0 novel=0 args
     [ "$kind" = stream ] && stream=1
+    [ "$kind" = novel ] && novel=1
     if [ "$mode" = c1 ]; then
         args=(-t1 -c1 "-d${SECS}s" --latency)
     else
         args=("-t$SAT_THREADS" "-c$SAT_CONNS" "-d${SECS}s")
     fi
     if [ "$SECS" -ge 5 ]; then # warm-up: connections, caches, allocator
-        BENCH_STREAM=$stream pin 0 wrk -t1 -c4 -d1s -s "$LUA" "$url" >/dev/null 2>&1 || true
+        BENCH_STREAM=$stream BENCH_NOVEL=$novel pin 0 wrk -t1 -c4 -d1s -s "$LUA" "$url" >/dev/null 2>&1 || true
     fi
-    out="$(BENCH_STREAM=$stream pin 0 wrk "${args[@]}" -s "$LUA" "$url" 2>&1)" || {
+    out="$(BENCH_STREAM=$stream BENCH_NOVEL=$novel pin 0 wrk "${args[@]}" -s "$LUA" "$url" 2>&1)" || {
         ERRORS+=("$name $kind $mode: wrk failed: $out")
         return 0
     }
@@ -206,7 +209,7 @@ run_wrk() { # run_wrk NAME URL KIND(chat|stream) MODE(c1|sat)
 }
 
 log "measuring: ${NAMES[*]}; ${SECS}s per run; saturation -t$SAT_THREADS -c$SAT_CONNS; pin=$PIN"
-for kind in chat stream; do
+for kind in chat stream novel; do
     for i in "${!NAMES[@]}"; do
         run_wrk "${NAMES[$i]}" "${URLS[$i]}" "$kind" c1
         run_wrk "${NAMES[$i]}" "${URLS[$i]}" "$kind" sat
@@ -233,9 +236,10 @@ report() {
     echo "| path | request | p50 c1 | p99 c1 | added p50 | added p99 | req/s sat | vs direct | vs nginx |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     local kind name key d label add50 add99 vs_nginx
-    for kind in chat stream; do
+    for kind in chat stream novel; do
         label="chat"
         [ "$kind" = stream ] && label="chat, 20-event stream"
+        [ "$kind" = novel ] && label="chat, new prompt each time"
         d="direct/$kind"
         for name in "${NAMES[@]}"; do
             key="$name/$kind"
@@ -256,6 +260,14 @@ report() {
         echo
         echo "Parapet throughput vs nginx (target >= 0.50x): chat $(ratio "${RPS[parapet/chat]:-}" "${RPS[nginx/chat]:-}"), stream $(ratio "${RPS[parapet/stream]:-}" "${RPS[nginx/stream]:-}")"
     fi
+    echo
+    echo "Parapet: ${RPS[parapet/novel]:-?} classified req/s at -c$SAT_CONNS (target >= 500); peak RSS $(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$PARAPET_PID/status" 2>/dev/null) (target < 300 MiB); classifier passes $(classifier_passes)"
+}
+
+# Texts the classifiers scored (cache misses) over the whole run, from Parapet's /metrics.
+classifier_passes() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$A_PORT/metrics" 2>/dev/null |
+        awk '/^parapet_classifier_cache_misses_total / {print $2}'
 }
 
 echo

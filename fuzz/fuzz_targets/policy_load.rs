@@ -7,7 +7,7 @@ use parapet::policy::{check_source, testing, CompileEnv};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data).into_owned();
-    let checked = check_source("fuzz.yaml", text, CompileEnv { classifiers: true });
+    let checked = check_source("fuzz.yaml", text, CompileEnv { classifiers: true, catalog: None });
     if let Some(policy) = &checked.policy {
         for outcome in testing::run(policy) {
             std::hint::black_box(outcome.failures.len());

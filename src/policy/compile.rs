@@ -16,18 +16,31 @@ use crate::detect::pii::{PiiDetector, PiiKind};
 use crate::proxy::route::{Route, ALL_ROUTES};
 
 /// What the compiler may rely on.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CompileEnv {
+#[derive(Clone, Copy, Default)]
+pub struct CompileEnv<'a> {
     /// Classifier and topic matchers can be evaluated (a classifier runtime is loaded,
     /// or scores are pinned by tests).
     pub classifiers: bool,
+    /// The classifier set, when one is known: `classifier:` references are checked
+    /// against its labels and topic examples are embedded with its encoder.
+    pub catalog: Option<&'a dyn ClassifierCatalog>,
+}
+
+/// What the compiler needs from a classifier set.
+pub trait ClassifierCatalog: Sync {
+    /// Every model with its labels. A label's index in the set's score table is its
+    /// position in this list flattened (models in order, labels in order).
+    fn models(&self) -> Vec<(String, Vec<String>)>;
+    /// Embeds topic phrases with the default encoder (unit length), or None when this
+    /// catalog cannot run models (manifests only, as in `parapet check`).
+    fn embed(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, String>>;
 }
 
 /// Compiles a loaded policy; returns it only if there is no error (warnings may remain).
 pub fn compile(
     raw: &RawPolicy,
     source: &str,
-    env: CompileEnv,
+    env: CompileEnv<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Policy> {
     let mut c = Compiler {
@@ -41,6 +54,8 @@ pub fn compile(
         cond_state: vec![CondState::Pending; raw.conditions.len()],
         compiled_conds: vec![None; raw.conditions.len()],
         uses_classifier: false,
+        score_keys: Vec::new(),
+        models: env.catalog.map(|c| c.models()),
     };
     let errors_before = c.diags.iter().filter(|d| d.is_error()).count();
     if raw.version.value != 1 {
@@ -52,6 +67,7 @@ pub fn compile(
             .with_help("this parapet reads `version: 1`"),
         );
     }
+    let topics = c.topics();
     let keywords = c.build_keywords();
     let select = c.select(&raw.select);
     let defaults = c.defaults();
@@ -95,6 +111,8 @@ pub fn compile(
         pii,
         list_names: raw.lists.iter().map(|(n, _)| n.value.clone()).collect(),
         uses_classifier: c.uses_classifier,
+        score_keys: c.score_keys,
+        topics,
         tests: raw.tests.clone(),
     })
 }
@@ -132,7 +150,7 @@ struct Defaults {
 
 struct Compiler<'a> {
     raw: &'a RawPolicy,
-    env: CompileEnv,
+    env: CompileEnv<'a>,
     diags: &'a mut Vec<Diagnostic>,
     lists: HashMap<&'a str, usize>,
     list_used: Vec<bool>,
@@ -141,6 +159,9 @@ struct Compiler<'a> {
     cond_state: Vec<CondState>,
     compiled_conds: Vec<Option<Cond>>,
     uses_classifier: bool,
+    score_keys: Vec<ScoreKey>,
+    /// The catalog's models and labels (read once).
+    models: Option<Vec<(String, Vec<String>)>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -324,6 +345,7 @@ impl<'a> Compiler<'a> {
             roles,
             latest_only: r.scope.messages == raw::Messages::Latest,
             select,
+            uses_scores: when.reads_scores(),
             when,
             action,
         })
@@ -468,18 +490,24 @@ impl<'a> Compiler<'a> {
             } => {
                 self.threshold(threshold, rid)?;
                 self.classifier_available(c.span, rid)?;
-                let key = match model {
+                let index = self.resolve_label(model.as_ref(), label)?;
+                let name = match model {
                     Some(m) => format!("{}.{}", m.value, label.value),
                     None => label.value.clone(),
                 };
                 Cond::Score {
-                    key,
+                    key: self.score_key(name, ScoreSource::Label(index)),
                     threshold: threshold.value,
                 }
             }
             RawCondKind::Topic { name, threshold } => {
                 self.threshold(threshold, rid)?;
-                if !self.raw.topics.iter().any(|(n, _)| n.value == name.value) {
+                let Some(topic) = self
+                    .raw
+                    .topics
+                    .iter()
+                    .position(|(n, _)| n.value == name.value)
+                else {
                     let names: Vec<&str> = self
                         .raw
                         .topics
@@ -495,10 +523,10 @@ impl<'a> Compiler<'a> {
                     }
                     self.diags.push(d);
                     return None;
-                }
+                };
                 self.classifier_available(c.span, rid)?;
                 Cond::Score {
-                    key: format!("topic.{}", name.value),
+                    key: self.score_key(format!("topic.{}", name.value), ScoreSource::Topic(topic)),
                     threshold: threshold.value,
                 }
             }
@@ -660,6 +688,127 @@ impl<'a> Compiler<'a> {
             .with_help("classifier and topic matchers run in `parapet test` with pinned `scores`; serving them needs the classifier runtime"),
         );
         None
+    }
+
+    /// The index of `key` in the policy's score table (added on first use).
+    fn score_key(&mut self, name: String, source: ScoreSource) -> usize {
+        if let Some(i) = self.score_keys.iter().position(|k| k.name == name) {
+            return i;
+        }
+        self.score_keys.push(ScoreKey { name, source });
+        self.score_keys.len() - 1
+    }
+
+    /// Resolves `model.label` (or a bare label) against the catalog; Some(None) when
+    /// there is no catalog to check against.
+    fn resolve_label(
+        &mut self,
+        model: Option<&Spanned<String>>,
+        label: &Spanned<String>,
+    ) -> Option<Option<usize>> {
+        let Some(models) = &self.models else {
+            return Some(None);
+        };
+        let mut base = 0;
+        let mut found = Vec::new();
+        for (m, labels) in models {
+            if model.is_none_or(|want| want.value == *m) {
+                if let Some(i) = labels.iter().position(|l| *l == label.value) {
+                    found.push((m.as_str(), base + i));
+                }
+            }
+            base += labels.len();
+        }
+        let d = match (model, found.as_slice()) {
+            (_, [(_, i)]) => return Some(Some(*i)),
+            (Some(m), []) if !models.iter().any(|(n, _)| *n == m.value) => {
+                let names: Vec<&str> = models.iter().map(|(n, _)| n.as_str()).collect();
+                let d =
+                    Diagnostic::error(format!("unknown classifier model `{}`", m.value), m.span);
+                match did_you_mean(&m.value, names.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("loaded models: {}", backticked(&names))),
+                }
+            }
+            (Some(m), []) => {
+                let labels: Vec<&str> = models
+                    .iter()
+                    .filter(|(n, _)| *n == m.value)
+                    .flat_map(|(_, l)| l.iter().map(String::as_str))
+                    .collect();
+                let d = Diagnostic::error(
+                    format!("model `{}` has no label `{}`", m.value, label.value),
+                    label.span,
+                );
+                match did_you_mean(&label.value, labels.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("its labels: {}", backticked(&labels))),
+                }
+            }
+            (None, []) => {
+                let all: Vec<&str> = models
+                    .iter()
+                    .flat_map(|(_, l)| l.iter().map(String::as_str))
+                    .collect();
+                let d = Diagnostic::error(
+                    format!("no loaded classifier has a label `{}`", label.value),
+                    label.span,
+                );
+                match did_you_mean(&label.value, all.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("known labels: {}", backticked(&all))),
+                }
+            }
+            (_, many) => {
+                let names: Vec<&str> = many.iter().map(|(m, _)| *m).collect();
+                Diagnostic::error(format!("label `{}` is ambiguous", label.value), label.span)
+                    .with_help(format!(
+                        "models {} all have it; say which with `model:`",
+                        backticked(&names)
+                    ))
+            }
+        };
+        self.diags.push(d);
+        None
+    }
+
+    /// The policy's topics, with examples embedded when the catalog can run models.
+    fn topics(&mut self) -> Vec<Topic> {
+        let mut out = Vec::with_capacity(self.raw.topics.len());
+        for (name, t) in &self.raw.topics {
+            let mut topic = Topic {
+                name: name.value.clone(),
+                ..Topic::default()
+            };
+            if let Some(catalog) = self.env.catalog {
+                let phrases: Vec<&str> = t
+                    .examples
+                    .iter()
+                    .chain(&t.counter_examples)
+                    .map(|e| e.value.as_str())
+                    .collect();
+                match catalog.embed(&phrases) {
+                    Some(Ok(mut vecs)) if vecs.len() == phrases.len() => {
+                        topic.counter_examples = vecs.split_off(t.examples.len());
+                        topic.examples = vecs;
+                    }
+                    Some(Ok(_)) => self.diags.push(Diagnostic::error(
+                        format!(
+                            "cannot embed topic `{}`: wrong number of embeddings",
+                            name.value
+                        ),
+                        name.span,
+                    )),
+                    Some(Err(e)) => self.diags.push(Diagnostic::error(
+                        format!("cannot embed topic `{}`: {e}", name.value),
+                        name.span,
+                    )),
+                    None => {}
+                }
+            }
+            out.push(topic);
+        }
+        out
     }
 
     fn need_pii(&mut self, kind: PiiKind) {

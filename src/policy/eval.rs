@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use regex::SetMatches;
 
-use super::model::{Action, Cond, Policy, Rule};
+use super::model::{Action, Cond, Policy, Rule, ScoreKey};
 use super::raw::{Cmp, Direction, Mode, OnError};
 use crate::detect::keywords::KeywordMatch;
 use crate::detect::normalize::Normalized;
@@ -71,36 +71,67 @@ pub fn newest_turn(messages: impl Iterator<Item = (u32, Role)> + Clone) -> u32 {
 /// Texts of the same role and turn (history or newest) joined with newlines, for every
 /// group of two or more: an instruction split across content parts or consecutive
 /// messages is judged whole, as the model reads it.
-pub fn joins(texts: &[Text<'_>]) -> Vec<(Role, bool, String)> {
-    let mut groups: Vec<(Role, bool, Vec<&str>)> = Vec::new();
-    for t in texts.iter().filter(|t| !t.joined) {
+pub fn joins(texts: &[Text<'_>]) -> Vec<Join> {
+    let mut groups: Vec<Join> = Vec::new();
+    for (i, t) in texts.iter().enumerate().filter(|(_, t)| !t.joined) {
         match groups
             .iter_mut()
-            .find(|(r, l, _)| *r == t.role && *l == t.latest)
+            .find(|g| g.role == t.role && g.latest == t.latest)
         {
-            Some((_, _, v)) => v.push(t.text),
-            None => groups.push((t.role, t.latest, vec![t.text])),
+            Some(g) => {
+                g.text.push('\n');
+                g.text.push_str(t.text);
+                g.parts.push(i);
+            }
+            None => groups.push(Join {
+                role: t.role,
+                latest: t.latest,
+                text: t.text.to_owned(),
+                parts: vec![i],
+            }),
         }
     }
+    groups.retain(|g| g.parts.len() > 1);
     groups
-        .into_iter()
-        .filter(|(_, _, v)| v.len() > 1)
-        .map(|(r, l, v)| (r, l, v.join("\n")))
-        .collect()
+}
+
+/// Texts of one role and turn joined (see [`joins`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    /// Their role.
+    pub role: Role,
+    /// Whether they are part of the newest turn.
+    pub latest: bool,
+    /// The texts joined with newlines.
+    pub text: String,
+    /// Their indices in the slice given to [`joins`].
+    pub parts: Vec<usize>,
+}
+
+impl Join {
+    /// The joined text as a [`Text`].
+    pub fn as_text(&self) -> Text<'_> {
+        Text {
+            text: &self.text,
+            role: self.role,
+            latest: self.latest,
+            joined: true,
+        }
+    }
 }
 
 /// Where classifier and topic scores come from.
 pub trait Scores {
-    /// The score of `key` (`label`, `model.label` or `topic.name`) for `text`; None when
-    /// it cannot be had (the rule's `on_error` decides).
-    fn score(&self, key: &str, text: &str) -> Option<f64>;
+    /// The score of `key` for the text at `index` of the evaluated slice (`text` is its
+    /// content); None when it cannot be had (the rule's `on_error` decides).
+    fn score(&self, policy: &Policy, key: &ScoreKey, index: usize, text: &str) -> Option<f64>;
 }
 
 /// No scores at all (no classifier runtime).
 pub struct NoScores;
 
 impl Scores for NoScores {
-    fn score(&self, _: &str, _: &str) -> Option<f64> {
+    fn score(&self, _: &Policy, _: &ScoreKey, _: usize, _: &str) -> Option<f64> {
         None
     }
 }
@@ -168,6 +199,7 @@ pub struct Verdict {
 /// Per-text facts: normalised once; each matcher kind runs at most once, and only
 /// if a rule in scope asks for it (output rules need not pay for input regexes).
 struct Facts<'t> {
+    index: usize,
     original: &'t str,
     norm: Normalized,
     keywords: OnceCell<Vec<KeywordMatch>>,
@@ -217,7 +249,7 @@ impl Policy {
                 if applicable.is_empty() {
                     continue;
                 }
-                let facts = self.facts(text.text);
+                let facts = self.facts(ti, text.text);
                 for (ri, rule) in applicable {
                     let mut hits = Vec::new();
                     let matched = match self.eval(&rule.when, req, &facts, scores, &mut hits) {
@@ -282,8 +314,28 @@ impl Policy {
         }
     }
 
-    fn facts<'t>(&self, text: &'t str) -> Facts<'t> {
+    /// Which of `texts` some rule would read a classifier or topic score of (for `req`).
+    /// A joined text's score is the highest of its parts', so only unjoined texts are
+    /// ever classified; their joins share their role and turn, hence their scope.
+    pub fn needs_scores(&self, req: &RequestInfo<'_>, texts: &[Text<'_>]) -> Vec<bool> {
+        let rules: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|r| {
+                r.uses_scores
+                    && r.applies_to(req.direction)
+                    && r.select.matches(req.route, req.model, req.tenant)
+            })
+            .collect();
+        texts
+            .iter()
+            .map(|t| !t.joined && rules.iter().any(|r| in_scope(r, t)))
+            .collect()
+    }
+
+    fn facts<'t>(&self, index: usize, text: &'t str) -> Facts<'t> {
         Facts {
+            index,
             original: text,
             norm: Normalized::new(text),
             keywords: OnceCell::new(),
@@ -378,10 +430,12 @@ impl Policy {
             Cond::HiddenText => f.norm.had_hidden_chars(),
             Cond::Opaque { tokens_only: true } => req.token_inputs > 0,
             Cond::Opaque { tokens_only: false } => req.opaque_inputs > 0,
-            Cond::Score { key, threshold } => match scores.score(key, f.original) {
-                Some(s) => s >= *threshold,
-                None => return Err(Unavailable),
-            },
+            Cond::Score { key, threshold } => {
+                match scores.score(self, &self.score_keys[*key], f.index, f.original) {
+                    Some(s) => s >= *threshold,
+                    None => return Err(Unavailable),
+                }
+            }
             Cond::Tenant(g) => g.matches(req.tenant.unwrap_or("")),
             Cond::Model(g) => g.matches(req.model.unwrap_or("")),
             Cond::Route(r) => r.contains(&req.route),

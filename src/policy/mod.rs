@@ -18,7 +18,7 @@ pub mod testing;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use compile::CompileEnv;
+pub use compile::{ClassifierCatalog, CompileEnv};
 pub use eval::{Decision, Fired, Redaction, RequestInfo, Scores, Text, Verdict};
 pub use model::Policy;
 
@@ -84,7 +84,7 @@ impl Checked {
 }
 
 /// Loads and compiles one policy source.
-pub fn check_source(path: &str, source: String, env: CompileEnv) -> Checked {
+pub fn check_source(path: &str, source: String, env: CompileEnv<'_>) -> Checked {
     let (raw, mut diagnostics) = load::load(&source);
     let has_errors = diagnostics.iter().any(|d| d.is_error());
     let policy = match (&raw, has_errors) {
@@ -123,7 +123,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyError> {
 }
 
 /// Loads and checks every file (for `parapet check` and `parapet test`).
-pub fn check_paths(paths: &[PathBuf], env: CompileEnv) -> Result<Vec<Checked>, PolicyError> {
+pub fn check_paths(paths: &[PathBuf], env: CompileEnv<'_>) -> Result<Vec<Checked>, PolicyError> {
     expand_paths(paths)?
         .into_iter()
         .map(|p| {
@@ -146,7 +146,10 @@ pub struct PolicySet {
 impl PolicySet {
     /// Loads, compiles and checks every file; any error fails the whole set (so a
     /// broken edit never replaces a working set). Warnings are returned rendered.
-    pub fn load(paths: &[PathBuf], env: CompileEnv) -> Result<(PolicySet, String), PolicyError> {
+    pub fn load(
+        paths: &[PathBuf],
+        env: CompileEnv<'_>,
+    ) -> Result<(PolicySet, String), PolicyError> {
         let checked = check_paths(paths, env)?;
         let errors: usize = checked.iter().map(Checked::errors).sum();
         let report = checked

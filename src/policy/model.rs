@@ -28,6 +28,10 @@ pub struct Policy {
     pub(crate) list_names: Vec<String>,
     /// Whether any rule needs classifier or topic scores.
     pub uses_classifier: bool,
+    /// Every score a rule reads (`Cond::Score` indexes it).
+    pub score_keys: Vec<ScoreKey>,
+    /// Topics, with their example phrases embedded when a classifier runtime is loaded.
+    pub topics: Vec<Topic>,
     /// The inline tests (run by `parapet test`).
     pub tests: Vec<RawTest>,
 }
@@ -148,6 +152,8 @@ pub struct Rule {
     pub when: Cond,
     /// The action.
     pub action: Action,
+    /// Whether `when` reads a classifier or topic score.
+    pub uses_scores: bool,
 }
 
 impl Rule {
@@ -181,10 +187,10 @@ pub enum Cond {
         /// Only token-id prompts count.
         tokens_only: bool,
     },
-    /// A classifier or topic score (`label`, `model.label` or `topic.name`) >= threshold.
+    /// A classifier or topic score >= threshold.
     Score {
-        /// Score key.
-        key: String,
+        /// Index into `Policy::score_keys`.
+        key: usize,
         /// Threshold.
         threshold: f64,
     },
@@ -197,6 +203,16 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// Whether the condition reads a classifier or topic score anywhere.
+    pub fn reads_scores(&self) -> bool {
+        match self {
+            Cond::Any(v) | Cond::All(v) => v.iter().any(Cond::reads_scores),
+            Cond::Not(c) => c.reads_scores(),
+            Cond::Score { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether the condition only looks at request properties (no text matcher).
     pub fn has_only_metadata(&self) -> bool {
         match self {
@@ -206,4 +222,60 @@ impl Cond {
             _ => false,
         }
     }
+}
+
+/// A score some rule reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreKey {
+    /// As written: `label`, `model.label` or `topic.name` (what tests pin).
+    pub name: String,
+    /// Where the score comes from.
+    pub source: ScoreSource,
+}
+
+/// The origin of a score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreSource {
+    /// A classifier label: its index in the loaded classifier set's label table (None
+    /// when compiled without one, e.g. `parapet test` with pinned scores).
+    Label(Option<usize>),
+    /// A topic: index into `Policy::topics`.
+    Topic(usize),
+}
+
+/// A topic defined by example phrases.
+#[derive(Debug, Clone, Default)]
+pub struct Topic {
+    /// Its name.
+    pub name: String,
+    /// Unit-length embeddings of `examples` (empty when not embedded).
+    pub examples: Vec<Vec<f32>>,
+    /// Unit-length embeddings of `counter_examples`.
+    pub counter_examples: Vec<Vec<f32>>,
+}
+
+impl Topic {
+    /// How much a text belongs to the topic, from the unit-length embeddings of its
+    /// windows: the highest cosine similarity between a window and an example, or 0 when
+    /// some counter-example is at least as similar as that (negative similarity is 0).
+    pub fn score<V: AsRef<[f32]>>(&self, windows: &[V]) -> f64 {
+        let best = |set: &[Vec<f32>]| {
+            let mut best = f32::NEG_INFINITY;
+            for w in windows {
+                for e in set {
+                    best = best.max(dot(w.as_ref(), e));
+                }
+            }
+            best
+        };
+        let pos = best(&self.examples);
+        if !pos.is_finite() || best(&self.counter_examples) >= pos {
+            return 0.0;
+        }
+        f64::from(pos.max(0.0))
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

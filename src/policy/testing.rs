@@ -5,9 +5,12 @@
 use std::fmt::Write as _;
 
 use super::diag::{did_you_mean, Diagnostic};
-use super::eval::{apply_redactions, joins, newest_turn, Decision, RequestInfo, Scores, Text};
-use super::model::Policy;
+use super::eval::{
+    apply_redactions, joins, newest_turn, Decision, Join, RequestInfo, Scores, Text,
+};
+use super::model::{Policy, ScoreKey};
 use super::raw::{Direction, RawPolicy, RawTest};
+use crate::classify::ScoreTable;
 use crate::proxy::openai::Role;
 use crate::proxy::route::{Route, ALL_ROUTES};
 
@@ -90,7 +93,30 @@ pub fn check_tests(raw: &RawPolicy, diags: &mut Vec<Diagnostic>) {
 
 /// Runs every test of `policy`.
 pub fn run(policy: &Policy) -> Vec<Outcome> {
-    policy.tests.iter().map(|t| run_one(policy, t)).collect()
+    run_with(policy, None)
+}
+
+/// Runs the tests with scores from `scorer` (the real models) instead of the pinned ones.
+pub fn run_with(policy: &Policy, scorer: Option<&dyn Scorer>) -> Vec<Outcome> {
+    policy
+        .tests
+        .iter()
+        .map(|t| run_one(policy, t, scorer))
+        .collect()
+}
+
+/// Scores texts with real models (`parapet test --real-classifiers`).
+pub trait Scorer {
+    /// Scores for `texts`, where `texts[first_join + k]` joins the texts at
+    /// `joins[k].parts`.
+    fn score(
+        &self,
+        policy: &Policy,
+        req: &RequestInfo<'_>,
+        texts: &[Text<'_>],
+        first_join: usize,
+        joins: &[Join],
+    ) -> Result<ScoreTable, String>;
 }
 
 /// Rules that no test expects to fire (`parapet test --coverage`).
@@ -111,7 +137,8 @@ pub fn uncovered(policy: &Policy) -> Vec<&str> {
 struct Pinned<'a>(&'a RawTest);
 
 impl Scores for Pinned<'_> {
-    fn score(&self, key: &str, _text: &str) -> Option<f64> {
+    fn score(&self, _: &Policy, key: &ScoreKey, _: usize, _: &str) -> Option<f64> {
+        let key = key.name.as_str();
         let label = key.rsplit('.').next().unwrap_or(key);
         let found = self
             .0
@@ -128,7 +155,7 @@ impl Scores for Pinned<'_> {
     }
 }
 
-fn run_one(policy: &Policy, t: &RawTest) -> Outcome {
+fn run_one(policy: &Policy, t: &RawTest, scorer: Option<&dyn Scorer>) -> Outcome {
     let mut failures = Vec::new();
     let direction = t.direction.value;
     let roles: Vec<Role> = t
@@ -150,12 +177,8 @@ fn run_one(policy: &Policy, t: &RawTest) -> Outcome {
         })
         .collect();
     let joined = joins(&texts);
-    texts.extend(joined.iter().map(|(role, latest, text)| Text {
-        text,
-        role: *role,
-        latest: *latest,
-        joined: true,
-    }));
+    let first_join = texts.len();
+    texts.extend(joined.iter().map(|j| j.as_text()));
     let req = RequestInfo {
         direction,
         route: t
@@ -168,7 +191,18 @@ fn run_one(policy: &Policy, t: &RawTest) -> Outcome {
         opaque_inputs: 0,
         token_inputs: 0,
     };
-    let verdict = policy.evaluate(&req, &texts, &Pinned(t));
+    let verdict = match scorer {
+        None => policy.evaluate(&req, &texts, &Pinned(t)),
+        Some(s) => match s.score(policy, &req, &texts, first_join, &joined) {
+            Ok(table) => policy.evaluate(&req, &texts, &table),
+            Err(e) => {
+                return Outcome {
+                    name: t.name.value.clone(),
+                    failures: vec![format!("classification failed: {e}")],
+                }
+            }
+        },
+    };
     let fired: Vec<&str> = verdict
         .fired
         .iter()

@@ -4,6 +4,7 @@
 //! went away. It also holds the concurrency permit, so a long stream counts against
 //! the limit until its last byte.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -92,6 +93,8 @@ pub struct RequestCtx {
     start: Instant,
     overhead: Duration,
     waits: Duration,
+    /// Time spent waiting for classifier scores (part of the overhead).
+    pub classify_time: Duration,
     upstream_start: Option<Instant>,
     upstream_elapsed: Option<Duration>,
     /// Upstream response status, once known.
@@ -132,6 +135,7 @@ impl RequestCtx {
             start,
             overhead: Duration::ZERO,
             waits: Duration::ZERO,
+            classify_time: Duration::ZERO,
             upstream_start: None,
             upstream_elapsed: None,
             upstream_status: None,
@@ -143,6 +147,10 @@ impl RequestCtx {
     }
 
     /// The metrics registry.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     pub(crate) fn shared_metrics(&self) -> &crate::metrics::Metrics {
         &self.shared.metrics
     }
@@ -257,11 +265,18 @@ impl RequestCtx {
 
     /// A `Server-Timing` header value (milliseconds).
     pub fn server_timing(&self) -> HeaderValue {
-        let v = format!(
+        let mut v = format!(
             "parapet;dur={:.3}, upstream;dur={:.3}",
             self.overhead.as_secs_f64() * 1e3,
             self.upstream_time().as_secs_f64() * 1e3
         );
+        if !self.classify_time.is_zero() {
+            let _ = write!(
+                v,
+                ", classify;dur={:.3}",
+                self.classify_time.as_secs_f64() * 1e3
+            );
+        }
         HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("parapet"))
     }
 }

@@ -8,13 +8,13 @@ use serde_json::Value;
 use super::ctx::RequestCtx;
 use super::error::ProxyError;
 use super::openai::{self, Endpoint, Field, RequestTexts, TextSegment};
-use crate::policy::eval::NoScores;
-use crate::policy::eval::{apply_redactions, joins, newest_turn};
+use super::scoring;
+use crate::policy::eval::{apply_redactions, joins, newest_turn, Join};
 use crate::policy::raw::Direction;
-use crate::policy::{Decision, Policy, RequestInfo, Text, Verdict};
+use crate::policy::{Decision, Policy, RequestInfo, Scores, Text, Verdict};
 
 /// Evaluates the input rules; returns the body to forward (rewritten if redacted).
-pub(crate) fn enforce_request(
+pub(crate) async fn enforce_request(
     ctx: &mut RequestCtx,
     policy: &Policy,
     texts: &RequestTexts,
@@ -37,21 +37,26 @@ pub(crate) fn enforce_request(
             joined: false,
         })
         .collect();
-    let message_texts: Vec<Text<'_>> = texts
+    let message_index: Vec<usize> = texts
         .segments
         .iter()
-        .zip(&inputs)
-        .filter(|(s, _)| s.origin.message.is_some() && s.origin.field != Field::ToolDefinition)
-        .map(|(_, t)| *t)
+        .enumerate()
+        .filter(|(_, s)| s.origin.message.is_some() && s.origin.field != Field::ToolDefinition)
+        .map(|(i, _)| i)
         .collect();
-    let joined = joins(&message_texts);
-    inputs.extend(joined.iter().map(|(role, latest, text)| Text {
-        text,
-        role: *role,
-        latest: *latest,
-        joined: true,
-    }));
-    let verdict = evaluate(ctx, policy, Direction::Input, &inputs);
+    let message_texts: Vec<Text<'_>> = message_index.iter().map(|&i| inputs[i]).collect();
+    let mut joined = joins(&message_texts);
+    for j in &mut joined {
+        for p in &mut j.parts {
+            *p = message_index[*p];
+        }
+    }
+    let first_join = inputs.len();
+    inputs.extend(joined.iter().map(Join::as_text));
+    let info = request_info(ctx, Direction::Input);
+    let scores = scoring::score(ctx, policy, &info, &inputs, first_join, &joined).await;
+    ctx.classify_time += scores.elapsed;
+    let verdict = evaluate(ctx, policy, Direction::Input, &inputs, &scores);
     match verdict.decision {
         Decision::Block => Err(ProxyError::Blocked {
             rules: fired_ids(policy, &verdict),
@@ -68,7 +73,7 @@ pub(crate) fn enforce_request(
 }
 
 /// Evaluates the output rules on a non-streamed response; returns the body to send.
-pub(crate) fn enforce_response(
+pub(crate) async fn enforce_response(
     ctx: &mut RequestCtx,
     policy: &Policy,
     endpoint: Endpoint,
@@ -84,7 +89,10 @@ pub(crate) fn enforce_response(
             joined: false,
         })
         .collect();
-    let verdict = evaluate(ctx, policy, Direction::Output, &outputs);
+    let info = request_info(ctx, Direction::Output);
+    let scores = scoring::score(ctx, policy, &info, &outputs, outputs.len(), &[]).await;
+    ctx.classify_time += scores.elapsed;
+    let verdict = evaluate(ctx, policy, Direction::Output, &outputs, &scores);
     match verdict.decision {
         Decision::Block => {
             let message = verdict.block_message.unwrap_or_default();
@@ -107,8 +115,29 @@ pub(crate) fn evaluate(
     policy: &Policy,
     direction: Direction,
     texts: &[Text<'_>],
+    scores: &dyn Scores,
 ) -> Verdict {
-    let info = RequestInfo {
+    let info = request_info(ctx, direction);
+    let verdict = policy.evaluate(&info, texts, scores);
+    ctx.record_verdict(policy, direction, &verdict);
+    verdict
+}
+
+/// Whether some output rule reads classifier scores of the assistant's text.
+pub(crate) fn output_scored(ctx: &RequestCtx, policy: &Policy) -> bool {
+    let probe = Text {
+        text: "",
+        role: openai::Role::Assistant,
+        latest: true,
+        joined: false,
+    };
+    policy.uses_classifier
+        && policy.needs_scores(&request_info(ctx, Direction::Output), &[probe])[0]
+}
+
+/// The request properties rules filter on.
+pub(crate) fn request_info(ctx: &RequestCtx, direction: Direction) -> RequestInfo<'_> {
+    RequestInfo {
         direction,
         route: ctx.route,
         model: ctx.model.as_deref(),
@@ -123,10 +152,7 @@ pub(crate) fn evaluate(
         } else {
             0
         },
-    };
-    let verdict = policy.evaluate(&info, texts, &NoScores);
-    ctx.record_verdict(policy, direction, &verdict);
-    verdict
+    }
 }
 
 fn fired_ids(policy: &Policy, v: &Verdict) -> Vec<String> {

@@ -7,12 +7,15 @@ pub mod error;
 mod guard;
 pub mod headers;
 pub mod layers;
+mod models;
 pub mod openai;
 mod pipeline;
 pub mod route;
+mod scoring;
 pub mod sse;
 mod stream;
 mod stream_guard;
+mod stream_scores;
 pub mod upstream;
 
 use std::convert::Infallible;
@@ -30,9 +33,10 @@ use tower::{Service, ServiceBuilder};
 
 use arc_swap::ArcSwap;
 
+use crate::classify::Classifiers;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::policy::{CompileEnv, PolicyError, PolicySet};
+use crate::policy::{ClassifierCatalog, CompileEnv, PolicyError, PolicySet};
 use body::ProxyBody;
 use layers::{RequestId, RequestIdLayer, Shed, ShedLayer};
 use route::ALL_ROUTES;
@@ -47,6 +51,8 @@ pub struct Shared {
     pub(crate) route_metrics: Vec<RouteMetrics>,
     /// The live policies: read once per request, swapped whole after a full compile.
     pub(crate) policies: ArcSwap<PolicySet>,
+    /// The classifier runtime, when loaded.
+    pub(crate) classifiers: Option<Arc<Classifiers>>,
     draining: AtomicBool,
 }
 
@@ -93,18 +99,34 @@ pub enum AppError {
     /// The policies do not compile.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The classifier models could not be loaded.
+    #[error("cannot load the classifiers from {dir}: {source}")]
+    Classifiers {
+        /// The model directory.
+        dir: std::path::PathBuf,
+        /// Why.
+        source: crate::classify::ClassifyError,
+    },
 }
 
 /// The policy `parapet serve` uses when no `--policy` is given.
 pub const BUILTIN_POLICY: &str = include_str!("../../policies/default.yaml");
 
-/// Loads the configured policy files, or the built-in default when none are given.
-pub fn load_policies(config: &Config) -> Result<(PolicySet, String), PolicyError> {
+/// Loads the configured policy files, or the built-in default when none are given;
+/// classifier references are resolved against `classifiers` and topics embedded by it.
+pub fn load_policies(
+    config: &Config,
+    classifiers: Option<&Classifiers>,
+) -> Result<(PolicySet, String), PolicyError> {
+    let env = CompileEnv {
+        classifiers: classifiers.is_some(),
+        catalog: classifiers.map(|c| c as &dyn ClassifierCatalog),
+    };
     if config.policies.is_empty() {
         let checked = crate::policy::check_source(
             "builtin:policies/default.yaml",
             BUILTIN_POLICY.to_owned(),
-            CompileEnv::default(),
+            env,
         );
         let report = checked.render();
         return match checked.policy {
@@ -120,7 +142,7 @@ pub fn load_policies(config: &Config) -> Result<(PolicySet, String), PolicyError
             }),
         };
     }
-    PolicySet::load(&config.policies, CompileEnv::default())
+    PolicySet::load(&config.policies, env)
 }
 
 /// The built application: a cloneable tower service plus handles to its state.
@@ -143,7 +165,8 @@ pub fn app(config: Config) -> Result<App, AppError> {
         })
         .collect();
     let max_concurrency = config.limits.max_concurrency;
-    let (policies, warnings) = load_policies(&config)?;
+    let classifiers = models::load(&config.classifiers, &metrics)?;
+    let (policies, warnings) = load_policies(&config, classifiers.as_deref())?;
     if !warnings.is_empty() {
         tracing::warn!("policy warnings:\n{warnings}");
     }
@@ -154,6 +177,7 @@ pub fn app(config: Config) -> Result<App, AppError> {
         metrics: metrics.clone(),
         route_metrics,
         policies: ArcSwap::from_pointee(policies),
+        classifiers,
         draining: AtomicBool::new(false),
     });
     let service = ServiceBuilder::new()
@@ -206,7 +230,7 @@ impl App {
     /// Returns the rendered warnings.
     pub fn reload_policies(&self) -> Result<String, PolicyError> {
         let m = &self.shared.metrics;
-        match load_policies(&self.shared.config) {
+        match load_policies(&self.shared.config, self.shared.classifiers.as_deref()) {
             Ok((set, warnings)) => {
                 m.policy_info.reset();
                 publish_policy_info(m, &set);

@@ -93,7 +93,7 @@ impl Shared {
                 let bytes = match &policy {
                     Some(p) => {
                         ctx.policy = Some(p.label());
-                        self.enforce_request(ctx, p, &texts, bytes)?
+                        self.enforce_request(ctx, p, &texts, bytes).await?
                     }
                     None => bytes,
                 };
@@ -189,7 +189,7 @@ impl Shared {
     }
 
     /// Phase 3: the policy's input rules may block the request or rewrite its texts.
-    fn enforce_request(
+    async fn enforce_request(
         &self,
         ctx: &mut RequestCtx,
         policy: &Policy,
@@ -199,7 +199,7 @@ impl Shared {
         if !policy.has_rules_for(Direction::Input) {
             return Ok(body);
         }
-        guard::enforce_request(ctx, policy, texts, body)
+        guard::enforce_request(ctx, policy, texts, body).await
     }
 
     /// Phase 4: send the request upstream and wait for its response headers.
@@ -280,7 +280,8 @@ impl Shared {
                 cfg.total_timeout,
             );
             if let (Some(p), Some(e)) = (output_policy, endpoint) {
-                relay = relay.guard(StreamGuard::new(p, e));
+                let scored = guard::output_scored(ctx, &p);
+                relay = relay.guard(StreamGuard::new(p, e, scored));
             }
             relay.prime(ctx, cfg.first_token_timeout).await?;
             ctx.outcome = Outcome::Forwarded;
@@ -289,8 +290,9 @@ impl Shared {
         if let Some(endpoint) = endpoint.filter(|_| success) {
             if content_type_is(&parts.headers, "application/json") {
                 let bytes = self.read_upstream(ctx, body, deadline).await?;
-                let bytes =
-                    self.inspect_response(ctx, endpoint, bytes, output_policy.as_deref())?;
+                let bytes = self
+                    .inspect_response(ctx, endpoint, bytes, output_policy.as_deref())
+                    .await?;
                 parts
                     .headers
                     .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
@@ -307,7 +309,7 @@ impl Shared {
 
     /// Phase 5 for non-streamed completions: extract the generated texts and apply
     /// the output rules.
-    fn inspect_response(
+    async fn inspect_response(
         &self,
         ctx: &mut RequestCtx,
         endpoint: Endpoint,
@@ -319,7 +321,7 @@ impl Shared {
             Ok(segments) => {
                 ctx.response_segments = segments.len();
                 Ok(match policy {
-                    Some(p) => guard::enforce_response(ctx, p, endpoint, &segments, body),
+                    Some(p) => guard::enforce_response(ctx, p, endpoint, &segments, body).await,
                     None => body,
                 })
             }

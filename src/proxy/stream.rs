@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,7 @@ use super::openai::{Endpoint, StreamAccumulator};
 use super::sse::{data_event, SseEvent, SseParser};
 use super::stream_guard::StreamGuard;
 use super::upstream::BoxError;
+use crate::classify::{ClassifyError, TextScores};
 
 /// Why a stream ended early.
 enum Failure {
@@ -65,6 +67,18 @@ pub(crate) struct SseRelay {
     max_event: usize,
     ended: bool,
     guard: Option<StreamGuard>,
+    /// The classification the guard waits for, if any.
+    scoring: Option<Scoring>,
+}
+
+/// What a classification of the guard's texts yields.
+type Classified = Result<Vec<Arc<TextScores>>, ClassifyError>;
+
+/// Texts being classified for the guard, and when that started.
+struct Scoring {
+    texts: Vec<String>,
+    started: Instant,
+    result: Pin<Box<dyn Future<Output = Classified> + Send>>,
 }
 
 impl SseRelay {
@@ -90,6 +104,7 @@ impl SseRelay {
             max_event,
             ended: false,
             guard: None,
+            scoring: None,
         }
     }
 
@@ -107,8 +122,11 @@ impl SseRelay {
         first_token: Duration,
     ) -> Result<(), ProxyError> {
         let deadline = tokio::time::Instant::now() + first_token;
-        while self.ready.is_empty() && !self.ended {
-            let step = poll_fn(|cx| self.poll_upstream(cx, ctx));
+        while self.ready.is_empty() && (!self.ended || self.scoring_due()) {
+            let step = poll_fn(|cx| match self.poll_scoring(cx, ctx) {
+                Some(p) => p.map(Ok),
+                None => self.poll_upstream(cx, ctx),
+            });
             match tokio::time::timeout_at(deadline, step).await {
                 Ok(Ok(())) => {}
                 // Events completed before the failure are still delivered, followed
@@ -206,6 +224,72 @@ impl SseRelay {
         }
     }
 
+    /// Whether the guard waits for scores.
+    fn scoring_due(&self) -> bool {
+        self.scoring.is_some() || self.guard.as_ref().is_some_and(|g| g.scores.has_pending())
+    }
+
+    /// Drives the classification the guard waits for: starts it when texts are queued,
+    /// and when it completes hands the scores over and has the guard vet again. None
+    /// when there is nothing to wait for. The upstream is not read meanwhile.
+    fn poll_scoring(&mut self, cx: &mut Context<'_>, ctx: &mut RequestCtx) -> Option<Poll<()>> {
+        if self.scoring.is_none() {
+            let guard = self.guard.as_mut()?;
+            if guard.blocked() || !guard.scores.has_pending() {
+                return None;
+            }
+            let texts = guard.scores.take_pending();
+            let shared = ctx.shared();
+            let Some(classifiers) = shared.classifiers.clone() else {
+                guard.scores.fill(texts, None);
+                self.revet(ctx);
+                return Some(Poll::Ready(()));
+            };
+            let budget = shared.config.classifiers.budget;
+            let batch = texts.clone();
+            self.scoring = Some(Scoring {
+                texts,
+                started: Instant::now(),
+                result: Box::pin(async move { classifiers.classify(batch, budget).await }),
+            });
+        }
+        let s = self.scoring.as_mut()?;
+        let Poll::Ready(result) = s.result.as_mut().poll(cx) else {
+            return Some(Poll::Pending);
+        };
+        let s = self.scoring.take()?;
+        let waited = s.started.elapsed();
+        ctx.classify_time += waited;
+        ctx.add_overhead(waited);
+        let scores = match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                super::scoring::classify_failed(ctx, &e);
+                None
+            }
+        };
+        if let Some(g) = self.guard.as_mut() {
+            g.scores.fill(s.texts, scores);
+        }
+        self.revet(ctx);
+        // The upstream was not read meanwhile: its silence was not idleness.
+        self.idle
+            .as_mut()
+            .reset((Instant::now() + self.idle_after).into());
+        Some(Poll::Ready(()))
+    }
+
+    /// Has the guard vet (and release) again after scores came in.
+    fn revet(&mut self, ctx: &mut RequestCtx) {
+        if let (Some(g), Some(acc)) = (self.guard.as_mut(), self.acc.as_ref()) {
+            g.flush(acc, ctx, &mut self.ready);
+            if g.blocked() && !self.ended {
+                self.ended = true;
+                ctx.upstream_finished();
+            }
+        }
+    }
+
     fn fail(&mut self, f: Failure, ctx: &mut RequestCtx) {
         // Text held back for context is final now: vet and release it before the error.
         if let (Some(guard), Some(acc)) = (self.guard.as_mut(), self.acc.as_ref()) {
@@ -245,6 +329,18 @@ impl SseRelay {
         loop {
             if let Some(first) = self.ready.pop_front() {
                 return Poll::Ready(Some(Ok(Frame::data(self.coalesce(first)))));
+            }
+            match self.poll_scoring(cx, ctx) {
+                Some(Poll::Ready(())) => continue,
+                Some(Poll::Pending) => {
+                    if self.deadline.as_mut().poll(cx).is_ready() {
+                        self.scoring = None;
+                        self.fail(Failure::Timeout(TimeoutPhase::Total, self.total), ctx);
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                None => {}
             }
             if self.ended {
                 if let Some(acc) = &self.acc {

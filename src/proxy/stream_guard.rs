@@ -24,11 +24,16 @@ use super::ctx::RequestCtx;
 use super::guard::evaluate;
 use super::openai::{ChunkDelta, Endpoint, Role, StreamAccumulator};
 use super::sse::{data_event, typed_data_event, SseEvent, DONE_EVENT};
+use super::stream_scores::StreamScores;
 use crate::policy::raw::{Direction, StreamMode};
 use crate::policy::{Decision, Policy, Text};
 
 /// Least text (bytes) worth a re-evaluation before the choice is final.
 const MIN_RELEASE: usize = 32;
+
+/// Least text (bytes) worth a re-evaluation when output rules read classifier scores:
+/// each costs a classification, so text is vetted and released in larger steps.
+const MIN_SCORED_RELEASE: usize = 192;
 
 /// Longest whitespace-free run held whole at the frontier (bytes).
 const MAX_TOKEN_HOLD: usize = 16 * 1024;
@@ -67,11 +72,14 @@ pub(crate) struct StreamGuard {
     ids: Option<(Value, Value)>,
     blocked: bool,
     ended: bool,
+    /// Classifier scores of the texts judged (see [`StreamScores`]).
+    pub(crate) scores: StreamScores,
 }
 
 impl StreamGuard {
-    /// A guard for `policy`'s output rules.
-    pub(crate) fn new(policy: Arc<Policy>, endpoint: Endpoint) -> Self {
+    /// A guard for `policy`'s output rules; `scored`: some of them read classifier
+    /// scores of the assistant's text.
+    pub(crate) fn new(policy: Arc<Policy>, endpoint: Endpoint, scored: bool) -> Self {
         let s = policy.stream;
         Self {
             policy,
@@ -87,6 +95,7 @@ impl StreamGuard {
             ids: None,
             blocked: false,
             ended: false,
+            scores: StreamScores::new(scored),
         }
     }
 
@@ -200,10 +209,19 @@ impl StreamGuard {
             // Judge only when enough text could be released (or the choice is final):
             // nothing leaves before it is judged, and short replies are judged once.
             let releasable = self.frontier(acc, c).saturating_sub(released);
-            let due = releasable >= MIN_RELEASE || (self.is_final(c) && released < ch.text.len());
+            let step = if self.scores.enabled() {
+                MIN_SCORED_RELEASE
+            } else {
+                MIN_RELEASE
+            };
+            let due = releasable >= step || (self.is_final(c) && released < ch.text.len());
             if due {
                 let start = floor(&ch.text, released.saturating_sub(self.holdback.max(64)));
                 let window = &ch.text[start..];
+                if !self.scores.ready(window) {
+                    // Judged once its scores are in; nothing past `vetted` leaves before.
+                    continue;
+                }
                 let verdict = evaluate(
                     ctx,
                     &self.policy,
@@ -214,6 +232,7 @@ impl StreamGuard {
                         latest: true,
                         joined: false,
                     }],
+                    &self.scores,
                 );
                 if judge && verdict.decision == Decision::Block {
                     return self.block(out);
@@ -250,7 +269,14 @@ impl StreamGuard {
                         joined: false,
                     })
                     .collect();
-                let v = evaluate(ctx, &self.policy, Direction::Output, &args);
+                let mut all_ready = true;
+                for a in &args {
+                    all_ready &= self.scores.ready(a.text);
+                }
+                if !all_ready {
+                    continue;
+                }
+                let v = evaluate(ctx, &self.policy, Direction::Output, &args, &self.scores);
                 if judge && v.decision >= Decision::Redact {
                     return self.block(out);
                 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod classifiers;
 mod errors;
 mod lifecycle;
 mod observability;

@@ -1,7 +1,6 @@
 //! Policies through the whole proxy: block, redact and annotate, both directions,
 //! streams included, and hot reload.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,19 +8,6 @@ use bytes::Bytes;
 use crate::support::*;
 
 const CHAT_OK: &str = r#"{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}]}"#;
-
-/// Writes a policy to a fresh temporary file.
-fn policy_file(name: &str, yaml: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "parapet-it-{}-{name}-{}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("policy.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
 
 fn with_policy(mock: &Mock, path: &std::path::Path) -> parapet::App {
     proxy(
@@ -31,15 +17,6 @@ fn with_policy(mock: &Mock, path: &std::path::Path) -> parapet::App {
             path.display()
         ),
     )
-}
-
-fn chat(content: &str) -> String {
-    serde_json::json!({"model": "m", "messages": [{"role": "user", "content": content}]})
-        .to_string()
-}
-
-fn completion(content: &str) -> String {
-    serde_json::json!({"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":content},"finish_reason":"stop"}]}).to_string()
 }
 
 #[tokio::test]
@@ -228,30 +205,6 @@ async fn send_stream(app: &parapet::App) -> Bytes {
         r#"{"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
     );
     body_bytes(send(app, req).await).await
-}
-
-/// The assistant text a client reassembles from a relayed stream, and its finish reason.
-fn reassemble(body: &[u8]) -> (String, Option<String>, bool) {
-    let mut text = String::new();
-    let mut finish = None;
-    let mut done = false;
-    for ev in String::from_utf8_lossy(body).split("\n\n") {
-        let Some(data) = ev.strip_prefix("data: ") else {
-            continue;
-        };
-        if data == "[DONE]" {
-            done = true;
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(data).unwrap();
-        if let Some(c) = v["choices"][0]["delta"]["content"].as_str() {
-            text.push_str(c);
-        }
-        if let Some(f) = v["choices"][0]["finish_reason"].as_str() {
-            finish = Some(f.to_owned());
-        }
-    }
-    (text, finish, done)
 }
 
 #[tokio::test]

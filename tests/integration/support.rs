@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -362,4 +363,52 @@ pub fn client() -> hyper_util::client::legacy::Client<
     Full<Bytes>,
 > {
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Writes a policy to a fresh temporary file.
+pub fn policy_file(name: &str, yaml: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "parapet-it-{}-{name}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// A one-message chat request body.
+pub fn chat(content: &str) -> String {
+    serde_json::json!({"model": "m", "messages": [{"role": "user", "content": content}]})
+        .to_string()
+}
+
+/// A non-streamed chat completion whose message is `content`.
+pub fn completion(content: &str) -> String {
+    serde_json::json!({"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":content},"finish_reason":"stop"}]}).to_string()
+}
+
+/// The assistant text a client reassembles from a relayed stream, and its finish reason.
+pub fn reassemble(body: &[u8]) -> (String, Option<String>, bool) {
+    let mut text = String::new();
+    let mut finish = None;
+    let mut done = false;
+    for ev in String::from_utf8_lossy(body).split("\n\n") {
+        let Some(data) = ev.strip_prefix("data: ") else {
+            continue;
+        };
+        if data == "[DONE]" {
+            done = true;
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        if let Some(c) = v["choices"][0]["delta"]["content"].as_str() {
+            text.push_str(c);
+        }
+        if let Some(f) = v["choices"][0]["finish_reason"].as_str() {
+            finish = Some(f.to_owned());
+        }
+    }
+    (text, finish, done)
 }
