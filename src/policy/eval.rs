@@ -430,6 +430,8 @@ impl Policy {
             Cond::HiddenText => f.norm.had_hidden_chars(),
             Cond::Opaque { tokens_only: true } => req.token_inputs > 0,
             Cond::Opaque { tokens_only: false } => req.opaque_inputs > 0,
+            // No text, nothing to score (a request of token ids only, or an empty message).
+            Cond::Score { threshold, .. } if f.original.is_empty() => 0.0 >= *threshold,
             Cond::Score { key, threshold } => {
                 match scores.score(self, &self.score_keys[*key], f.index, f.original) {
                     Some(s) => s >= *threshold,

@@ -69,6 +69,8 @@ pub(crate) struct SseRelay {
     guard: Option<StreamGuard>,
     /// The classification the guard waits for, if any.
     scoring: Option<Scoring>,
+    /// An error event held until the text before it has been vetted and released.
+    deferred_error: Option<Bytes>,
 }
 
 /// What a classification of the guard's texts yields.
@@ -105,6 +107,7 @@ impl SseRelay {
             ended: false,
             guard: None,
             scoring: None,
+            deferred_error: None,
         }
     }
 
@@ -283,9 +286,18 @@ impl SseRelay {
     fn revet(&mut self, ctx: &mut RequestCtx) {
         if let (Some(g), Some(acc)) = (self.guard.as_mut(), self.acc.as_ref()) {
             g.flush(acc, ctx, &mut self.ready);
-            if g.blocked() && !self.ended {
-                self.ended = true;
-                ctx.upstream_finished();
+            if g.blocked() {
+                // The stream ends with its content_filter chunk and [DONE].
+                self.deferred_error = None;
+                if !self.ended {
+                    self.ended = true;
+                    ctx.upstream_finished();
+                }
+            }
+        }
+        if !self.scoring_due() {
+            if let Some(error) = self.deferred_error.take() {
+                self.ready.push_back(error);
             }
         }
     }
@@ -298,7 +310,13 @@ impl SseRelay {
         ctx.upstream_error(f.kind());
         ctx.upstream_finished();
         ctx.outcome = Outcome::StreamError;
-        self.ready.push_back(data_event(&f.error().body()));
+        let error = data_event(&f.error().body());
+        if self.scoring_due() {
+            // The final text is still being classified: it goes out first.
+            self.deferred_error = Some(error);
+        } else {
+            self.ready.push_back(error);
+        }
         self.ended = true;
     }
 

@@ -68,8 +68,9 @@ def test_byo_model_label_blocks_through_the_proxy(parapet_only, tiny_models, rec
         "    action: block\n"
     )
     p = parapet_factory(
-        {"policies": [str(policy)], "classifiers": {"dir": str(tiny_models)}},
+        {"classifiers": {"dir": str(tiny_models)}},
         upstream_url=recording_mock.base,
+        args=["--policy", str(policy)],
     )
     client = p.client()
     before = upstream_log(recording_mock)["total"]

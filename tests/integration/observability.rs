@@ -106,7 +106,7 @@ async fn logs_carry_no_prompt_completion_or_key() {
     let app = proxy(&mock, "upstream:\n  api_key: sk-CONFIG-SECRET-9\n");
     let mut req = post(
         "/v1/chat/completions",
-        r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"PROMPT-SECRET-42"}]}"#,
+        r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"What rhymes with PROMPT-SECRET-42 in a short poem?"}]}"#,
     );
     req.headers_mut().insert(
         "authorization",

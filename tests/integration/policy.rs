@@ -33,9 +33,14 @@ async fn default_policy_blocks_an_instruction_override_before_the_upstream() {
     .await;
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.headers()["x-parapet-decision"], "block");
-    assert_eq!(
-        resp.headers()["x-parapet-rules"],
-        "block-instruction-override"
+    // The regex rule fires (the injection model may too).
+    let rules = resp.headers()["x-parapet-rules"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        rules.split(',').any(|r| r == "block-instruction-override"),
+        "{rules}"
     );
     assert!(resp.headers()["x-parapet-policy"]
         .to_str()
