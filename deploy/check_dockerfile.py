@@ -8,7 +8,8 @@ never built in CI; these are the mistakes a build would reveal):
   refuses to build even the binary without them);
 - with --parapet, the image's config (deploy/parapet.yaml, what PARAPET_CONFIG points at) is
   accepted by `parapet serve` with the image's environment (listen addresses moved to free
-  loopback ports, the image's policy directory replaced by policies/).
+  loopback ports, the image's policy and model directories replaced by policies/ and
+  classifiers/).
 
   check_dockerfile.py [--parapet BIN]
 """
@@ -133,6 +134,7 @@ def check_config(parapet: Path, image_env: dict[str, str], problems: list[str]) 
         "PARAPET_ADMIN_LISTEN": f"127.0.0.1:{admin}",
         "PARAPET_UPSTREAM": f"http://127.0.0.1:{free_port()}/v1",
         "PARAPET_POLICY": str(REPO / "policies"),
+        "PARAPET_CLASSIFIERS": str(REPO / "classifiers"),
     })
     proc = subprocess.Popen([parapet, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
