@@ -134,3 +134,52 @@ impl Scorer for Classifiers {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::openai::Role;
+
+    fn scores(v: &[f32], window: f32) -> Arc<TextScores> {
+        Arc::new(TextScores {
+            scores: v.to_vec(),
+            embeddings: vec![Arc::from(vec![window])],
+            windows: 1,
+            truncated: false,
+        })
+    }
+
+    #[test]
+    fn a_join_holds_the_highest_score_of_its_parts_and_all_their_windows() {
+        let join = Join {
+            role: Role::User,
+            latest: true,
+            text: "a\nb".into(),
+            parts: vec![0, 2],
+        };
+        let table = ScoreTable::build(
+            4,
+            &[0, 2],
+            vec![scores(&[0.1, 0.9], 1.0), scores(&[0.7, 0.2], -1.0)],
+            3,
+            std::slice::from_ref(&join),
+        );
+        let joined = table.get(3).expect("the join is scored");
+        assert_eq!(joined.scores, vec![0.7, 0.9]);
+        assert_eq!(joined.embeddings.len(), 2);
+        assert_eq!(joined.windows, 2);
+        assert!(table.get(1).is_none(), "an unscored text stays unscored");
+    }
+
+    #[test]
+    fn a_join_with_an_unscored_part_is_unscored() {
+        let join = Join {
+            role: Role::User,
+            latest: true,
+            text: "a\nb".into(),
+            parts: vec![0, 1],
+        };
+        let table = ScoreTable::build(3, &[0], vec![scores(&[0.5], 1.0)], 2, &[join]);
+        assert!(table.get(2).is_none());
+    }
+}

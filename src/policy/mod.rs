@@ -14,6 +14,8 @@ pub mod model;
 pub mod raw;
 pub mod reload;
 pub mod testing;
+#[cfg(test)]
+mod tests_scores;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
