@@ -56,6 +56,9 @@ struct ChoiceState {
     /// How far the last evaluation vetted the text (nothing past it is released).
     vetted: usize,
     finished: bool,
+    /// The finished choice's tool-call arguments have been judged (they are released
+    /// only then: their scores may arrive later than the finish).
+    tools_vetted: bool,
     redactions: Vec<(Range<usize>, String)>,
 }
 
@@ -280,6 +283,7 @@ impl StreamGuard {
                 if judge && v.decision >= Decision::Redact {
                     return self.block(out);
                 }
+                self.choice(c).tools_vetted = true;
             }
         }
         self.release(acc, ctx, out);
@@ -323,7 +327,9 @@ impl StreamGuard {
                 .ranges
                 .iter()
                 .all(|(c, r)| r.end <= self.state(*c).map_or(0, |st| st.vetted))
-                && front.tools.is_none_or(|c| self.is_final(c));
+                && front.tools.is_none_or(|c| {
+                    self.is_final(c) && self.state(c).is_some_and(|s| s.tools_vetted)
+                });
             if !ready {
                 break;
             }

@@ -515,3 +515,21 @@ def pytest_report_header(config):
         f"python: {sys.version.split()[0]}, openai {openai.__version__}",
         "mode: " + ("DIRECT (mock only)" if DIRECT else "through Parapet") + (", no llama.cpp" if SKIP_LLM else ""),
     ]
+
+
+def default_policy_without_classifiers() -> str:
+    """policies/default.yaml without its classifier rules (tagged `classifier`) and the inline
+    tests naming them: for suites that pin exact decision counts of the regex and PII rules,
+    which must not move when the models are retrained (test_classifiers.py covers the models)."""
+    import yaml
+
+    policy = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
+    dropped = {r["id"] for r in policy["rules"] if "classifier" in r.get("tags", [])}
+    assert dropped, "the default policy has no classifier rules any more"
+    policy["rules"] = [r for r in policy["rules"] if r["id"] not in dropped]
+    policy["tests"] = [
+        t
+        for t in policy.get("tests", [])
+        if not dropped & set(t["expect"].get("rules", []) + t["expect"].get("not_rules", []))
+    ]
+    return yaml.safe_dump(policy, sort_keys=False, allow_unicode=True)

@@ -1121,7 +1121,8 @@ def test_headers_block(guard, gclient, rec):
     with Blocked(guard, rec, marker, "block-instruction-override") as b:
         gclient.chat.completions.with_raw_response.create(model=MODEL, messages=user(f"{OVERRIDE} {marker}"))
     headers = b.error.response.headers
-    assert headers.get("x-parapet-rules") == "block-instruction-override"
+    # The regex rule fires; the injection model may fire too.
+    assert "block-instruction-override" in headers.get("x-parapet-rules", "").split(",")
     assert headers.get("x-request-id")
 
 
