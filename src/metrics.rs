@@ -198,6 +198,10 @@ impl Metrics {
             classifier_errors,
         };
         m.register_all();
+        // Present (at 0) from the start, so a first error is a visible increase.
+        for kind in ["timeout", "overloaded", "failed"] {
+            m.classifier_errors.with_label_values(&[kind]);
+        }
         m
     }
 
