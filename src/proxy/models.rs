@@ -34,8 +34,17 @@ pub(crate) fn load(
         Some((_, c, m)) => (c.clone(), m.clone()),
         None => {
             let handles = ClassifyMetrics::unregistered();
+            let started = std::time::Instant::now();
             let c =
                 Arc::new(Classifiers::load(dir, &config.options(handles.clone())).map_err(err)?);
+            let models: Vec<String> = c.models().into_iter().map(|(m, _)| m).collect();
+            tracing::info!(
+                dir = %dir.display(),
+                models = %models.join(","),
+                workers = config.workers,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "classifiers loaded"
+            );
             loaded.push((config.clone(), c.clone(), handles.clone()));
             (c, handles)
         }
