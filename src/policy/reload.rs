@@ -32,7 +32,12 @@ pub async fn watch(app: App) {
             continue;
         }
         last = now;
-        reload(&app, if by_signal { "SIGHUP" } else { "file change" });
+        // Compiling may embed topic examples with the encoder: off the async runtime.
+        let why = if by_signal { "SIGHUP" } else { "file change" };
+        let app2 = app.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || reload(&app2, why)).await {
+            tracing::error!(error = %e, "policy reload task failed");
+        }
     }
 }
 
