@@ -46,6 +46,19 @@ impl Side {
             Side::Output => (Direction::Output, Role::Assistant),
         }
     }
+
+    /// A lone text's request, as the offline commands judge it: a chat completion with no
+    /// model or tenant.
+    pub fn request(self) -> RequestInfo<'static> {
+        RequestInfo {
+            direction: self.direction_role().0,
+            route: Route::ChatCompletions,
+            model: None,
+            tenant: None,
+            opaque_inputs: 0,
+            token_inputs: 0,
+        }
+    }
 }
 
 /// Prints the JSON report; returns the exit code.
@@ -88,21 +101,14 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<i32> {
         let policy = super::load_policies(std::slice::from_ref(path), &models)?
             .pop()
             .context("no policy loaded")?;
-        let (direction, role) = args.direction.direction_role();
+        let role = args.direction.direction_role().1;
         let texts = [Text {
             text: &text,
             role,
             latest: true,
             joined: false,
         }];
-        let req = RequestInfo {
-            direction,
-            route: Route::ChatCompletions,
-            model: None,
-            tenant: None,
-            opaque_inputs: 0,
-            token_inputs: 0,
-        };
+        let req = args.direction.request();
         let table = ScoreTable::build(1, &[0], vec![scored.clone()], 1, &[]);
         let verdict = policy.evaluate(&req, &texts, &table);
         let topics: Map<String, Value> = policy

@@ -10,8 +10,7 @@ use clap::ValueEnum;
 use parapet::classify::{Classifiers, ScoreTable};
 use parapet::eval::{read_jsonl, LabelSpec, Progress, Record, Report};
 use parapet::policy::model::{Cond, ScoreSource};
-use parapet::policy::{Decision, Policy, RequestInfo, Text};
-use parapet::proxy::route::Route;
+use parapet::policy::{Decision, Policy, Text};
 
 use super::classify::Side;
 
@@ -67,15 +66,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         .pop()
         .context("no policy loaded")?;
     let specs = label_specs(&policy, &models);
-    let (direction, role) = args.direction.direction_role();
-    let req = RequestInfo {
-        direction,
-        route: Route::ChatCompletions,
-        model: None,
-        tenant: None,
-        opaque_inputs: 0,
-        token_inputs: 0,
-    };
+    let role = args.direction.direction_role().1;
+    let req = args.direction.request();
     let progress = Progress::new("eval", Some(rows.len() as u64));
     let mut records = Vec::with_capacity(rows.len());
     for (start, chunk) in (0..rows.len())
