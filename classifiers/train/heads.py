@@ -30,11 +30,12 @@ CATS = data.CATS
 HEADS = {"injection": ["injection"], "harm": ["any"] + CATS}
 DESCRIPTIONS = {"injection": "prompt injection / jailbreak detector (single label)",
                 "harm": "harmful request or content, multi-label: any + 8 categories"}
-HARD_NEGATIVES = {"rho-overrefusal": 3.0, "rho-refusal-benign": 3.0, "pyrit-scorer-evals": 3.0}
-OUTPUT_SOURCES = {"pyrit-scorer-evals"}   # model completions: reported separately, not used for thresholds
+HARD_NEGATIVES = {"rho-overrefusal": 5.0, "rho-refusal-benign": 5.0, "pyrit-scorer-evals": 3.0}
+OUTPUT_SOURCES = data.OUTPUT_SOURCES   # model completions: reported separately, not used for thresholds
 MAX_FPR = 0.01
 HIDDEN = 256
 SEED = 0
+ENSEMBLE = 1     # >1: MLPs with seeds SEED.., averaged in logit space, folded exactly into one hidden layer
 
 
 def label_matrix(rows, head):
@@ -94,11 +95,17 @@ def train_mlp(x, y, w):
     """MLP for the main label (column 0); further labels (harm categories) are logistic regressions
     folded into the same hidden layer exactly: z = relu(z) - relu(-z) (2 hidden units per label)."""
     extra = y.shape[1] - 1
-    m = MLPClassifier(hidden_layer_sizes=(HIDDEN - 2 * extra,), activation="relu", alpha=1e-2, batch_size=256,
-                      learning_rate_init=1e-3, max_iter=150, random_state=SEED, shuffle=True, tol=1e-5,
-                      n_iter_no_change=150)
-    m.fit(x, y[:, 0], sample_weight=w)
-    w1, b1, w2, b2 = m.coefs_[0].T, m.intercepts_[0], m.coefs_[1].T, m.intercepts_[1]
+    w1s, b1s, w2s, b2 = [], [], [], 0.0
+    for k in range(ENSEMBLE):
+        m = MLPClassifier(hidden_layer_sizes=(HIDDEN - 2 * extra,), activation="relu", alpha=1e-2, batch_size=256,
+                          learning_rate_init=1e-3, max_iter=150, random_state=SEED + k, shuffle=True, tol=1e-5,
+                          n_iter_no_change=150)
+        m.fit(x, y[:, 0], sample_weight=w)
+        w1s.append(m.coefs_[0].T)
+        b1s.append(m.intercepts_[0])
+        w2s.append(m.coefs_[1].T / ENSEMBLE)          # mean of the members' logits: exact
+        b2 = b2 + m.intercepts_[1] / ENSEMBLE
+    w1, b1, w2 = np.vstack(w1s), np.concatenate(b1s), np.hstack(w2s)
     if extra:
         (wc, bc, _), = train_lr(x, y[:, 1:], w, first_is_main=False)
         eye = np.eye(extra)
@@ -187,12 +194,7 @@ def main() -> None:
             f"encoder: minilm\n"
             f"weights: head.json\nlabels: [{', '.join(labels)}]\nactivation: sigmoid\n"
             f"thresholds: {{{thr}}}   # chosen on the validation split: FPR <= 1% on benign rows\n")
-    with open(data.OUT / "validation.jsonl", "w", encoding="utf-8") as f:
-        for r in val_rows:
-            f.write(json.dumps({"text": r["text"], "label": r["tags"]}, ensure_ascii=False) + "\n")
-    with open(data.OUT / "validation_outputs.jsonl", "w", encoding="utf-8") as f:
-        for r in out_rows:
-            f.write(json.dumps({"text": r["text"], "label": r["tags"]}, ensure_ascii=False) + "\n")
+    # validation.jsonl / validation_outputs.jsonl are written by data.py (same rows, same order)
     (data.OUT / "train_stats.json").write_text(json.dumps(stats, indent=1))
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce Parapet's default classifiers: fetch pinned wheels, export + quantise the encoder,
 # build the data, embed it, train the heads, write parity.json and MODEL_CARD.md.
-# Usage: classifiers/train/run.sh [step...]   (steps: fetch export data embed heads parity verify card)
+# Usage: classifiers/train/run.sh [step...]   (steps: fetch export data embed heads parity verify everyday card)
+# `run.sh fetch data` alone rebuilds .out/dataset.jsonl and .out/validation.jsonl (byte-identical) without training.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +23,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED
 
 steps=("$@")
 if [[ ${#steps[@]} -eq 0 ]]; then
-  steps=(fetch export data embed heads parity verify card)
+  steps=(fetch export data embed heads parity verify everyday card)
 fi
 cd "$here"
 for step in "${steps[@]}"; do
