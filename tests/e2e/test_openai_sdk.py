@@ -180,14 +180,14 @@ def test_tools_without_trigger_reply_text(client):
 
 
 def test_legacy_completions(client):
-    r = client.completions.create(model=MODEL, prompt="legacy prompt text")
+    r = client.completions.create(model=MODEL, prompt="Write a haiku about autumn leaves")
     assert r.object == "text_completion"
-    assert r.choices[0].text == "echo: legacy prompt text"
+    assert r.choices[0].text == "echo: Write a haiku about autumn leaves"
     assert r.choices[0].finish_reason == "stop"
 
 
 def test_legacy_completions_stream(client):
-    stream = client.completions.create(model=MODEL, prompt="legacy streamed prompt text", stream=True)
+    stream = client.completions.create(model=MODEL, prompt="Write a limerick about a patient cat", stream=True)
     pieces, finish = [], None
     for chunk in stream:
         for ch in chunk.choices:
@@ -195,7 +195,7 @@ def test_legacy_completions_stream(client):
                 pieces.append(ch.text)
             if ch.finish_reason:
                 finish = ch.finish_reason
-    assert "".join(pieces) == "echo: legacy streamed prompt text"
+    assert "".join(pieces) == "echo: Write a limerick about a patient cat"
     assert finish == "stop"
 
 
