@@ -137,6 +137,8 @@ def run_parapet_checks(parapet: Path, policies: dict[str, str], config_text: str
             parapet, "serve", "--config", cfg, "--listen", f"127.0.0.1:{port}",
             "--admin-listen", f"127.0.0.1:{admin}", "--upstream", f"http://127.0.0.1:{free_port()}/v1",
             "--policy", pdir,
+            # The image's models (/usr/share/parapet/classifiers) are these.
+            "--classifiers", REPO / "classifiers",
         ]
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 env={"PATH": "/usr/bin:/bin", "PARAPET_LOG_FORMAT": "text"})
