@@ -117,8 +117,7 @@ impl Scorer for Classifiers {
         first_join: usize,
         joins: &[Join],
     ) -> Result<ScoreTable, String> {
-        let needed = policy.needs_scores(req, texts);
-        let wanted: Vec<usize> = (0..texts.len()).filter(|&i| needed[i]).collect();
+        let wanted = policy.texts_to_score(req, texts);
         let batch: Vec<&str> = wanted.iter().map(|&i| texts[i].text).collect();
         let scored = if batch.is_empty() {
             Vec::new()

@@ -127,15 +127,6 @@ pub trait Scores {
     fn score(&self, policy: &Policy, key: &ScoreKey, index: usize, text: &str) -> Option<f64>;
 }
 
-/// No scores at all (no classifier runtime).
-pub struct NoScores;
-
-impl Scores for NoScores {
-    fn score(&self, _: &Policy, _: &ScoreKey, _: usize, _: &str) -> Option<f64> {
-        None
-    }
-}
-
 /// The outcome, ordered by precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Decision {
@@ -314,22 +305,42 @@ impl Policy {
         }
     }
 
-    /// Which of `texts` some rule would read a classifier or topic score of (for `req`).
-    /// A joined text's score is the highest of its parts', so only unjoined texts are
-    /// ever classified; their joins share their role and turn, hence their scope.
-    pub fn needs_scores(&self, req: &RequestInfo<'_>, texts: &[Text<'_>]) -> Vec<bool> {
-        let rules: Vec<&Rule> = self
-            .rules
+    /// The indices of the `texts` some rule would read a classifier or topic score of
+    /// (for `req`): the texts to classify. A joined text's score is the highest of its
+    /// parts', so only unjoined texts are ever classified (their joins share their role
+    /// and turn, hence their scope); an empty text scores 0 without a model.
+    pub fn texts_to_score(&self, req: &RequestInfo<'_>, texts: &[Text<'_>]) -> Vec<usize> {
+        let rules = self.score_rules(req);
+        texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                !t.joined && !t.text.is_empty() && rules.iter().any(|r| in_scope(r, t))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Whether some rule reads scores of texts by `role` (in the newest turn or not).
+    pub fn scores_texts_of(&self, req: &RequestInfo<'_>, role: Role, latest: bool) -> bool {
+        let probe = Text {
+            text: "",
+            role,
+            latest,
+            joined: false,
+        };
+        self.score_rules(req).iter().any(|r| in_scope(r, &probe))
+    }
+
+    /// The rules that read scores and apply to `req`.
+    fn score_rules(&self, req: &RequestInfo<'_>) -> Vec<&Rule> {
+        self.rules
             .iter()
             .filter(|r| {
                 r.uses_scores
                     && r.applies_to(req.direction)
                     && r.select.matches(req.route, req.model, req.tenant)
             })
-            .collect();
-        texts
-            .iter()
-            .map(|t| !t.joined && rules.iter().any(|r| in_scope(r, t)))
             .collect()
     }
 

@@ -125,14 +125,12 @@ pub(crate) fn evaluate(
 
 /// Whether some output rule reads classifier scores of the assistant's text.
 pub(crate) fn output_scored(ctx: &RequestCtx, policy: &Policy) -> bool {
-    let probe = Text {
-        text: "",
-        role: openai::Role::Assistant,
-        latest: true,
-        joined: false,
-    };
     policy.uses_classifier
-        && policy.needs_scores(&request_info(ctx, Direction::Output), &[probe])[0]
+        && policy.scores_texts_of(
+            &request_info(ctx, Direction::Output),
+            openai::Role::Assistant,
+            true,
+        )
 }
 
 /// The request properties rules filter on.

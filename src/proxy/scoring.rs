@@ -24,9 +24,7 @@ pub(crate) async fn score(
     if !policy.uses_classifier {
         return ScoreTable::default();
     }
-    // A join shares its parts' role and turn, so its parts are in scope whenever it is.
-    let needed = policy.needs_scores(info, texts);
-    let wanted: Vec<usize> = (0..texts.len()).filter(|&i| needed[i]).collect();
+    let wanted = policy.texts_to_score(info, texts);
     if wanted.is_empty() {
         return ScoreTable::default();
     }

@@ -41,7 +41,8 @@ impl StreamScores {
 
     /// Whether `text` can be judged now; if not it is queued for classification.
     pub(crate) fn ready(&mut self, text: &str) -> bool {
-        if !self.enabled || self.known.contains_key(&key(text)) {
+        // An empty text scores 0 without a model (see `Policy::texts_to_score`).
+        if !self.enabled || text.is_empty() || self.known.contains_key(&key(text)) {
             return true;
         }
         if !self.pending.iter().any(|p| p == text) {
