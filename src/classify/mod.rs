@@ -308,9 +308,10 @@ impl Classifiers {
     /// Scores `texts`: cached ones at once, the others on a worker thread.
     /// Waits at most `budget` ([`ClassifyError::Timeout`]); a full queue is
     /// [`ClassifyError::Overloaded`]. Needs a Tokio runtime with timers.
+    /// Only the texts that miss the cache are copied (into the worker's job).
     pub async fn classify(
         &self,
-        texts: Vec<String>,
+        texts: &[&str],
         budget: Duration,
     ) -> Result<Vec<Arc<TextScores>>, ClassifyError> {
         let shared = &self.shared;
@@ -325,7 +326,7 @@ impl Classifiers {
             if hit.is_none() {
                 misses += 1;
                 position.entry(*key).or_insert_with(|| {
-                    missing.push((*key, text));
+                    missing.push((*key, (*text).to_owned()));
                     missing.len() - 1
                 });
             }

@@ -145,12 +145,8 @@ async fn cache_hits_skip_the_worker() {
     let metrics = opts.metrics.clone();
     let c = load(&fx, &opts);
     let budget = Duration::from_secs(10);
-    let texts = vec![
-        "hello".to_string(),
-        "world".to_string(),
-        "hello".to_string(),
-    ];
-    let first = c.classify(texts.clone(), budget).await.unwrap();
+    let texts = ["hello", "world", "hello"];
+    let first = c.classify(&texts, budget).await.unwrap();
     assert_eq!(metrics.cache_misses.get(), 3);
     assert_eq!(metrics.cache_hits.get(), 0);
     assert!(
@@ -158,7 +154,7 @@ async fn cache_hits_skip_the_worker() {
         "duplicates are scored once"
     );
     let batches = metrics.batch_size.get_sample_count();
-    let second = c.classify(texts, budget).await.unwrap();
+    let second = c.classify(&texts, budget).await.unwrap();
     assert_eq!(metrics.cache_hits.get(), 3);
     assert_eq!(
         metrics.batch_size.get_sample_count(),
@@ -177,7 +173,7 @@ async fn timeout_still_fills_the_cache() {
     let c = load(&fx, &ClassifyOptions::default());
     let guard = c.shared.engine.onnx_model("enc").unwrap().hold();
     let err = c
-        .classify(vec!["slow text".into()], Duration::from_millis(50))
+        .classify(&["slow text"], Duration::from_millis(50))
         .await
         .unwrap_err();
     assert!(matches!(err, ClassifyError::Timeout), "{err}");
@@ -207,7 +203,7 @@ async fn concurrent_requests_are_batched() {
         .map(|i| {
             let c = Arc::clone(&c);
             tokio::spawn(async move {
-                c.classify(vec![format!("text {i}")], Duration::from_secs(10))
+                c.classify(&[format!("text {i}").as_str()], Duration::from_secs(10))
                     .await
             })
         })

@@ -33,9 +33,9 @@ pub(crate) async fn score(
     let Some(classifiers) = &shared.classifiers else {
         return ScoreTable::default();
     };
-    let batch: Vec<String> = wanted.iter().map(|&i| texts[i].text.to_owned()).collect();
+    let batch: Vec<&str> = wanted.iter().map(|&i| texts[i].text).collect();
     let result = classifiers
-        .classify(batch, shared.config.classifiers.budget)
+        .classify(&batch, shared.config.classifiers.budget)
         .await;
     let scored = match result {
         Ok(v) => v,

@@ -73,12 +73,11 @@ pub(crate) struct SseRelay {
     deferred_error: Option<Bytes>,
 }
 
-/// What a classification of the guard's texts yields.
-type Classified = Result<Vec<Arc<TextScores>>, ClassifyError>;
+/// What a classification of the guard's texts yields: the texts and their scores.
+type Classified = (Vec<String>, Result<Vec<Arc<TextScores>>, ClassifyError>);
 
-/// Texts being classified for the guard, and when that started.
+/// The guard's texts being classified, and when that started.
 struct Scoring {
-    texts: Vec<String>,
     started: Instant,
     result: Pin<Box<dyn Future<Output = Classified> + Send>>,
 }
@@ -249,15 +248,17 @@ impl SseRelay {
                 return Some(Poll::Ready(()));
             };
             let budget = shared.config.classifiers.budget;
-            let batch = texts.clone();
             self.scoring = Some(Scoring {
-                texts,
                 started: Instant::now(),
-                result: Box::pin(async move { classifiers.classify(batch, budget).await }),
+                result: Box::pin(async move {
+                    let batch: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    let result = classifiers.classify(&batch, budget).await;
+                    (texts, result)
+                }),
             });
         }
         let s = self.scoring.as_mut()?;
-        let Poll::Ready(result) = s.result.as_mut().poll(cx) else {
+        let Poll::Ready((texts, result)) = s.result.as_mut().poll(cx) else {
             return Some(Poll::Pending);
         };
         let s = self.scoring.take()?;
@@ -272,7 +273,7 @@ impl SseRelay {
             }
         };
         if let Some(g) = self.guard.as_mut() {
-            g.scores.fill(s.texts, scores);
+            g.scores.fill(texts, scores);
         }
         self.revet(ctx);
         // The upstream was not read meanwhile: its silence was not idleness.
