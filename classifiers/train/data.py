@@ -70,6 +70,18 @@ def open_wheel(name: str) -> zipfile.ZipFile:
     return zipfile.ZipFile(fetch.wheel(name))
 
 
+def chatterbot_conversations():
+    """Every conversation of the chatterbot corpus (all languages), in file order."""
+    cb = open_wheel("chatterbot-corpus")
+    for n in sorted(cb.namelist()):
+        if n.startswith("chatterbot_corpus/data/") and n.endswith(".yml"):
+            try:
+                d = yaml.safe_load(cb.read(n))
+            except yaml.YAMLError:
+                continue
+            yield from (d or {}).get("conversations") or []
+
+
 def rows_csv(data: bytes, skip_comment: bool = False) -> list[dict]:
     text = data.decode("utf-8")
     if skip_comment and text.startswith("#"):
@@ -148,16 +160,9 @@ def collect() -> list[dict]:
                 harmful = r["domain"].split("_vs_")[-1].replace("_", " ") + " " + r["harmful_version"]
                 add(r["harmful_version"], "harm", "rho-refusal-harmful", keyword_cats(harmful))
 
-    cb = open_wheel("chatterbot-corpus")
-    for n in sorted(cb.namelist()):
-        if n.startswith("chatterbot_corpus/data/") and n.endswith(".yml"):
-            try:
-                d = yaml.safe_load(cb.read(n))
-            except yaml.YAMLError:
-                continue
-            for conv in (d or {}).get("conversations") or []:
-                for t in conv[0::2]:                               # user side: even turns
-                    add(str(t), "benign", "chatterbot")
+    for conv in chatterbot_conversations():
+        for t in conv[0::2]:                                       # user side: even turns
+            add(str(t), "benign", "chatterbot")
 
     ev = open_wheel("evals")
     for n in sorted(ev.namelist()):
@@ -266,15 +271,8 @@ def generated(rows: list[dict]) -> list[dict]:
     templates = open_wheel("presidio-evaluator").read(
         "presidio_evaluator/data_generator/raw_data/templates.txt").decode("utf-8", "replace").splitlines()
     bot = []
-    cb = open_wheel("chatterbot-corpus")
-    for n in sorted(cb.namelist()):
-        if n.startswith("chatterbot_corpus/data/") and n.endswith(".yml"):
-            try:
-                d = yaml.safe_load(cb.read(n))
-            except yaml.YAMLError:
-                continue
-            for conv in (d or {}).get("conversations") or []:
-                bot += [str(t) for t in conv[1::2] if 1 <= len(str(t).split()) <= 6]     # bot side, short
+    for conv in chatterbot_conversations():
+        bot += [str(t) for t in conv[1::2] if 1 <= len(str(t).split()) <= 6]     # bot side, short
     made = {"presidio-templates": synth.presidio([t for t in templates if t.strip()]),
             "chatterbot-short": random.Random(SEED).sample(sorted(set(bot)), min(1200, len(set(bot)))),
             "generated-fragments": synth.fragments(seeds),
