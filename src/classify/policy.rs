@@ -15,6 +15,10 @@ impl ClassifierCatalog for Classifiers {
         Classifiers::models(self)
     }
 
+    fn label_index(&self, model: Option<&str>, label: &str) -> Option<usize> {
+        Classifiers::label_index(self, model, label)
+    }
+
     fn embed(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, String>> {
         Some(self.embed_blocking(texts).map_err(|e| e.to_string()))
     }
@@ -23,6 +27,10 @@ impl ClassifierCatalog for Classifiers {
 impl ClassifierCatalog for Catalog {
     fn models(&self) -> Vec<(String, Vec<String>)> {
         Catalog::models(self)
+    }
+
+    fn label_index(&self, model: Option<&str>, label: &str) -> Option<usize> {
+        Catalog::label_index(self, model, label)
     }
 
     fn embed(&self, _: &[&str]) -> Option<Result<Vec<Vec<f32>>, String>> {

@@ -28,9 +28,11 @@ pub struct CompileEnv<'a> {
 
 /// What the compiler needs from a classifier set.
 pub trait ClassifierCatalog: Sync {
-    /// Every model with its labels. A label's index in the set's score table is its
-    /// position in this list flattened (models in order, labels in order).
+    /// Every model with its labels (for diagnostics).
     fn models(&self) -> Vec<(String, Vec<String>)>;
+    /// The index of `label` (of `model`, or of the only model having it) in the set's
+    /// score table; None when unknown or ambiguous.
+    fn label_index(&self, model: Option<&str>, label: &str) -> Option<usize>;
     /// Embeds topic phrases with the default encoder (unit length), or None when this
     /// catalog cannot run models (manifests only, as in `parapet check`).
     fn embed(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, String>>;
@@ -706,21 +708,20 @@ impl<'a> Compiler<'a> {
         model: Option<&Spanned<String>>,
         label: &Spanned<String>,
     ) -> Option<Option<usize>> {
-        let Some(models) = &self.models else {
+        let (Some(models), Some(catalog)) = (&self.models, self.env.catalog) else {
             return Some(None);
         };
-        let mut base = 0;
-        let mut found = Vec::new();
-        for (m, labels) in models {
-            if model.is_none_or(|want| want.value == *m) {
-                if let Some(i) = labels.iter().position(|l| *l == label.value) {
-                    found.push((m.as_str(), base + i));
-                }
-            }
-            base += labels.len();
+        let want = model.map(|m| m.value.as_str());
+        if let Some(i) = catalog.label_index(want, &label.value) {
+            return Some(Some(i));
         }
-        let d = match (model, found.as_slice()) {
-            (_, [(_, i)]) => return Some(Some(*i)),
+        // Why not: the models (of those asked for) that have the label.
+        let having: Vec<&str> = models
+            .iter()
+            .filter(|(m, labels)| want.is_none_or(|w| w == m) && labels.contains(&label.value))
+            .map(|(m, _)| m.as_str())
+            .collect();
+        let d = match (model, having.as_slice()) {
             (Some(m), []) if !models.iter().any(|(n, _)| *n == m.value) => {
                 let names: Vec<&str> = models.iter().map(|(n, _)| n.as_str()).collect();
                 let d =
@@ -759,8 +760,7 @@ impl<'a> Compiler<'a> {
                     None => d.with_help(format!("known labels: {}", backticked(&all))),
                 }
             }
-            (_, many) => {
-                let names: Vec<&str> = many.iter().map(|(m, _)| *m).collect();
+            (_, names) => {
                 Diagnostic::error(format!("label `{}` is ambiguous", label.value), label.span)
                     .with_help(format!(
                         "models {} all have it; say which with `model:`",

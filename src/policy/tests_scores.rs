@@ -22,6 +22,23 @@ impl ClassifierCatalog for Fake {
         ]
     }
 
+    /// The flattened position, as the real catalog numbers labels; None if ambiguous.
+    fn label_index(&self, model: Option<&str>, label: &str) -> Option<usize> {
+        let flat: Vec<(String, String)> = self
+            .models()
+            .into_iter()
+            .flat_map(|(m, ls)| ls.into_iter().map(move |l| (m.clone(), l)))
+            .collect();
+        let mut hits = flat
+            .iter()
+            .enumerate()
+            .filter(|(_, (m, l))| l == label && model.is_none_or(|w| w == m));
+        match (hits.next(), hits.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    }
+
     fn embed(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>, String>> {
         Some(Ok(texts
             .iter()
