@@ -764,7 +764,7 @@ impl<'a> Compiler<'a> {
                 Diagnostic::error(format!("label `{}` is ambiguous", label.value), label.span)
                     .with_help(format!(
                         "models {} all have it; say which with `model:`",
-                        backticked(&names)
+                        backticked(names)
                     ))
             }
         };
