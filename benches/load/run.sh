@@ -175,6 +175,14 @@ to_us() {
 }
 
 declare -A P50 P99 RPS
+BLOCKED_SERIES='parapet_requests_total{outcome="blocked",route="chat_completions"}'
+NOVEL_BLOCKED=0
+# parapet_metric SERIES: its value on Parapet's /metrics (0 when absent).
+parapet_metric() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$A_PORT/metrics" 2>/dev/null |
+        awk -v s="$1" '$1 == s {printf "%d", $2; found = 1} END {if (!found) print 0}'
+}
+
 run_wrk() { # run_wrk NAME URL KIND(chat|stream) MODE(c1|sat)
     local name="$1" url="$2" kind="$3" mode="$4" out stream=0 novel=0 args
     [ "$kind" = stream ] && stream=1
@@ -187,13 +195,23 @@ run_wrk() { # run_wrk NAME URL KIND(chat|stream) MODE(c1|sat)
     if [ "$SECS" -ge 5 ]; then # warm-up: connections, caches, allocator
         BENCH_STREAM=$stream BENCH_NOVEL=$novel pin 0 wrk -t1 -c4 -d1s -s "$LUA" "$url" >/dev/null 2>&1 || true
     fi
+    local blocked_before blocked non2xx
+    blocked_before="$(parapet_metric "$BLOCKED_SERIES")"
     out="$(BENCH_STREAM=$stream BENCH_NOVEL=$novel pin 0 wrk "${args[@]}" -s "$LUA" "$url" 2>&1)" || {
         ERRORS+=("$name $kind $mode: wrk failed: $out")
         return 0
     }
     printf '%s\n' "$out" >"$WORK/wrk-$name-$kind-$mode.txt"
-    if grep -q 'Non-2xx' <<<"$out"; then
-        ERRORS+=("$name $kind $mode: $(grep 'Non-2xx' <<<"$out" | xargs)")
+    non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+    if [ -n "$non2xx" ]; then
+        blocked=$(($(parapet_metric "$BLOCKED_SERIES") - blocked_before))
+        # New prompts go through the classifiers: a benign prompt the model flags is blocked
+        # (400). Those are counted and reported, not errors; any other non-2xx is.
+        if [ "$name/$kind" = parapet/novel ] && [ "$non2xx" -le "$blocked" ]; then
+            NOVEL_BLOCKED=$((NOVEL_BLOCKED + non2xx))
+        else
+            ERRORS+=("$name $kind $mode: $(grep 'Non-2xx' <<<"$out" | xargs)")
+        fi
     fi
     if grep -q 'Socket errors' <<<"$out"; then
         ERRORS+=("$name $kind $mode: $(grep 'Socket errors' <<<"$out" | xargs)")
@@ -261,13 +279,7 @@ report() {
         echo "Parapet throughput vs nginx (target >= 0.50x): chat $(ratio "${RPS[parapet/chat]:-}" "${RPS[nginx/chat]:-}"), stream $(ratio "${RPS[parapet/stream]:-}" "${RPS[nginx/stream]:-}")"
     fi
     echo
-    echo "Parapet: ${RPS[parapet/novel]:-?} classified req/s at -c$SAT_CONNS (target >= 500); peak RSS $(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$PARAPET_PID/status" 2>/dev/null) (target < 300 MiB); classifier passes $(classifier_passes)"
-}
-
-# Texts the classifiers scored (cache misses) over the whole run, from Parapet's /metrics.
-classifier_passes() {
-    curl -fsS --max-time 5 "http://127.0.0.1:$A_PORT/metrics" 2>/dev/null |
-        awk '/^parapet_classifier_cache_misses_total / {print $2}'
+    echo "Parapet: ${RPS[parapet/novel]:-?} classified req/s at -c$SAT_CONNS (target >= 500); peak RSS $(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$PARAPET_PID/status" 2>/dev/null) (target < 300 MiB); classifier passes $(parapet_metric parapet_classifier_cache_misses_total); new prompts blocked by the classifiers (false positives on benign traffic) $NOVEL_BLOCKED"
 }
 
 echo
